@@ -1,0 +1,111 @@
+"""Settings read from the environment (prefix ``CLIENTOPS_``) and the command line."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as ``CLIENTOPS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLIENTOPS_", extra="ignore")
+
+    data_dir: Path = Path("./clientops-data")
+    database_url: str | None = None
+    jobs_database_url: str | None = None
+    secret_key: str | None = None
+    demo_mode: bool = False
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    login_attempts_per_window: int = 5
+    login_window_seconds: int = 300
+    https: bool = False
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    default_locale: str = "en"
+    jobs_enabled: bool = True
+    job_step_delay_ms: int = Field(default=0, ge=0)
+    page_size: int = Field(default=25, ge=1, le=200)
+
+    @property
+    def app_database_url(self) -> str:
+        """The app database: ``CLIENTOPS_DATABASE_URL`` or a SQLite file in the data folder."""
+        if self.database_url:
+            return normalise_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'clientops.db').resolve()}"
+
+    @property
+    def system_database_url(self) -> str:
+        """The DBOS system database: next to the app database unless set explicitly."""
+        if self.jobs_database_url:
+            return normalise_url(self.jobs_database_url)
+        if self.database_url and not self.app_database_url.startswith("sqlite"):
+            return self.app_database_url
+        return f"sqlite:///{(self.data_dir / 'clientops-jobs.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the app database is a SQLite file."""
+        return self.app_database_url.startswith("sqlite")
+
+    def session_secret(self) -> str:
+        """The signing secret; demo mode keeps a generated one in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests and the CLI reset them with ``configure``)."""
+    return Settings()
+
+
+def configure(**overrides: object) -> Settings:
+    """Set process settings, e.g. from CLI flags, on top of those already configured."""
+    base = _override[-1] if _override else Settings()
+    settings = base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    get_settings.cache_clear()
+    _override.clear()
+    _override.append(settings)
+    return settings
+
+
+_override: list[Settings] = []
+
+
+@contextmanager
+def override(**changes: object) -> Iterator[Settings]:
+    """Settings with some values changed, for the duration of a block (tests, one-off runs)."""
+    _override.append(current().model_copy(update=changes))
+    try:
+        yield _override[-1]
+    finally:
+        _override.pop()
+
+
+def current() -> Settings:
+    """Settings in force: the ones ``configure`` set, else those from the environment."""
+    return _override[-1] if _override else get_settings()

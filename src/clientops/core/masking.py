@@ -1,0 +1,30 @@
+"""Masking of personal data for roles that do not need to see it."""
+
+from __future__ import annotations
+
+
+def mask_phone(value: str | None) -> str | None:
+    """Keep the first three and last four digits: ``13812341234`` → ``138****1234``."""
+    if not value:
+        return value
+    prefix = "+86" if value.startswith("+86") else ""
+    body = value[len(prefix) :]
+    if len(body) <= 7:
+        return prefix + "*" * max(len(body) - 2, 0) + body[-2:]
+    return prefix + body[:3] + "*" * (len(body) - 7) + body[-4:]
+
+
+def mask_email(value: str | None) -> str | None:
+    """Keep the first character of the mailbox and the domain: ``z***@example.com``."""
+    if not value or "@" not in value:
+        return value
+    local, domain = value.split("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_text(value: str | None) -> str | None:
+    """Keep the first few characters of an address."""
+    if not value:
+        return value
+    keep = min(6, max(len(value) // 3, 1))
+    return value[:keep] + "****"

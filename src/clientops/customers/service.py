@@ -1,0 +1,624 @@
+"""Customer rules: validation, per-record access, masking, search, the 360 view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from clientops.audit import service as audit_service
+from clientops.auth import service as auth_service
+from clientops.core import masking
+from clientops.core.access import Principal
+from clientops.core.normalise import (
+    PREFIX_END,
+    alt_name_key,
+    clean_text,
+    display_phone,
+    name_key,
+    parse_email,
+    parse_phone,
+    phone_key,
+    query_kind,
+)
+from clientops.core.pagination import decode_cursor, encode_cursor
+from clientops.customers.models import (
+    Activity,
+    Customer,
+    CustomFieldDef,
+    CustomFieldValue,
+    ExternalId,
+    Order,
+    Tag,
+    customer_tags,
+)
+from clientops.customers.schemas import (
+    ActivityCreate,
+    CustomerBase,
+    CustomerCreate,
+    CustomerUpdate,
+    CustomFieldCreate,
+)
+from clientops.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+
+PERSONAL_FIELDS = ("phone", "email", "address")
+SORTS = {
+    "-created": ("created_at", True),
+    "created": ("created_at", False),
+    "name": ("name_key", False),
+    "-name": ("name_key", True),
+    "-updated": ("updated_at", True),
+}
+
+
+@dataclass
+class CustomerFilter:
+    """What a list or export asks for."""
+
+    q: str | None = None
+    owner_id: int | None = None
+    team_id: int | None = None
+    tag: str | None = None
+    stage: str | None = None
+    kind: str | None = None
+    account_id: int | None = None
+    custom: dict[str, str] = field(default_factory=dict)
+    sort: str = "-created"
+
+
+# --- access --------------------------------------------------------------------------------
+
+
+def restrict(stmt: Select[Any], principal: Principal) -> Select[Any]:
+    """Limit a customer query to the records the principal may see (no-op when all)."""
+    if principal.sees_all:
+        return stmt
+    return stmt.where(
+        or_(Customer.team_id.in_(principal.team_ids), Customer.owner_id == principal.user_id)
+    )
+
+
+def require(principal: Principal, permission: str) -> None:
+    """Raise ``Forbidden`` unless the principal holds ``permission``."""
+    if not principal.can(permission):
+        raise Forbidden(permission)
+
+
+def get(*, db: Session, customer_id: int, principal: Principal) -> Customer:
+    """A customer the principal may see; ``NotFound`` otherwise."""
+    require(principal, "customers:read")
+    stmt = restrict(select(Customer).where(Customer.id == customer_id), principal)
+    customer: Customer | None = db.scalar(stmt)
+    if customer is None:
+        raise NotFound("customer")
+    return customer
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    kind, key = query_kind(q)
+    if kind == "email":
+        return Customer.email_key.between(key, key + PREFIX_END)
+    if kind == "phone":
+        return Customer.phone_key.between(key, key + PREFIX_END)
+    return or_(
+        Customer.name_key.between(key, key + PREFIX_END),
+        Customer.alt_key.between(key, key + PREFIX_END),
+    )
+
+
+def _filtered(db: Session, flt: CustomerFilter, principal: Principal) -> Select[Any]:
+    stmt = restrict(select(Customer), principal)
+    if flt.q and flt.q.strip():
+        stmt = stmt.where(_search(flt.q))
+    for column, value in (
+        (Customer.owner_id, flt.owner_id),
+        (Customer.team_id, flt.team_id),
+        (Customer.lifecycle_stage, flt.stage),
+        (Customer.kind, flt.kind),
+        (Customer.account_id, flt.account_id),
+    ):
+        if value is not None and value != "":
+            stmt = stmt.where(column == value)
+    if flt.tag:
+        tagged = select(customer_tags.c.customer_id).join(Tag).where(Tag.name == flt.tag)
+        stmt = stmt.where(Customer.id.in_(tagged))
+    for key, value in flt.custom.items():
+        stmt = stmt.where(Customer.id.in_(_custom_match(db, key, value)))
+    return stmt
+
+
+def _custom_match(db: Session, key: str, value: str) -> Select[Any]:
+    definition = db.scalar(select(CustomFieldDef).where(CustomFieldDef.key == key))
+    if definition is None:
+        raise InvalidInput({f"cf.{key}": "unknown_field"})
+    typed = _typed_value(definition, value)
+    column = {"number": CustomFieldValue.number_value, "date": CustomFieldValue.date_value}.get(
+        definition.field_type, CustomFieldValue.text_value
+    )
+    return select(CustomFieldValue.customer_id).where(
+        CustomFieldValue.field_id == definition.id, column == typed
+    )
+
+
+def list_page(
+    *,
+    db: Session,
+    principal: Principal,
+    flt: CustomerFilter,
+    cursor: str | None = None,
+    limit: int = 25,
+) -> tuple[list[Customer], str | None]:
+    """One page of visible customers matching ``flt`` and the cursor of the next page."""
+    require(principal, "customers:read")
+    if flt.sort not in SORTS:
+        raise InvalidInput({"sort": "invalid_sort"})
+    attr, desc = SORTS[flt.sort]
+    column = getattr(Customer, attr)
+    stmt = _filtered(db, flt, principal)
+    if cursor:
+        value, last_id = decode_cursor(cursor)
+        if attr.endswith("_at"):
+            value = datetime.fromisoformat(str(value))
+        key = tuple_(column, Customer.id)
+        stmt = stmt.where(key < (value, last_id) if desc else key > (value, last_id))
+    order = (column.desc(), Customer.id.desc()) if desc else (column.asc(), Customer.id.asc())
+    rows = list(db.scalars(stmt.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([getattr(rows[-1], attr), rows[-1].id])
+
+
+def count(*, db: Session, principal: Principal, flt: CustomerFilter, cap: int = 10000) -> int:
+    """How many visible customers match, counted up to ``cap`` (+1 means "more than cap")."""
+    inner = _filtered(db, flt, principal).with_only_columns(Customer.id).limit(cap + 1)
+    return int(db.scalar(select(func.count()).select_from(inner.subquery())) or 0)
+
+
+def to_read(
+    customer: Customer, principal: Principal, revealed: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The customer as shown to the principal: personal data masked unless cleared."""
+    data = {
+        "id": customer.id,
+        "kind": customer.kind,
+        "name": customer.name,
+        "phone": display_phone(customer.phone),
+        "email": customer.email,
+        "address": customer.address,
+        "city": customer.city,
+        "title": customer.title,
+        "website": customer.website,
+        "industry": customer.industry,
+        "lifecycle_stage": customer.lifecycle_stage,
+        "source": customer.source,
+        "notes": customer.notes,
+        "account_id": customer.account_id,
+        "owner_id": customer.owner_id,
+        "team_id": customer.team_id,
+        "tags": sorted(tag.name for tag in customer.tags),
+        "custom_fields": {v.field.key: _plain_value(v) for v in customer.field_values},
+        "external_ids": [
+            {"source": e.source, "external_id": e.external_id} for e in customer.external_ids
+        ],
+        "created_at": customer.created_at,
+        "updated_at": customer.updated_at,
+    }
+    if not principal.sees_clear:
+        mask: dict[str, Callable[[str | None], str | None]] = {
+            "phone": masking.mask_phone,
+            "email": masking.mask_email,
+            "address": masking.mask_text,
+        }
+        for name, fn in mask.items():
+            if name not in revealed:
+                data[name] = fn(cast(str | None, data[name]))
+    return data
+
+
+def reveal(*, db: Session, customer_id: int, field_name: str, principal: Principal) -> str | None:
+    """The clear value of one personal field, recorded in the audit trail."""
+    if field_name not in PERSONAL_FIELDS:
+        raise InvalidInput({"field": "not_personal"})
+    customer = get(db=db, customer_id=customer_id, principal=principal)
+    if not principal.sees_clear:
+        require(principal, "customers:reveal")
+    audit_service.record(
+        db,
+        action="reveal",
+        entity="customers",
+        entity_id=str(customer.id),
+        details={"field": field_name},
+    )
+    value = getattr(customer, field_name)
+    return display_phone(value) if field_name == "phone" else value
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _contact_fields(data: CustomerBase, errors: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    sent = data.model_fields_set
+    if "phone" in sent:
+        values["phone"] = values["phone_key"] = None
+        if data.phone and data.phone.strip():
+            try:
+                values["phone"] = parse_phone(data.phone)
+                values["phone_key"] = phone_key(values["phone"])
+            except ValueError as exc:
+                errors["phone"] = str(exc)
+    if "email" in sent:
+        values["email"] = values["email_key"] = None
+        if data.email and data.email.strip():
+            try:
+                values["email"] = values["email_key"] = parse_email(data.email)
+            except ValueError as exc:
+                errors["email"] = str(exc)
+    return values
+
+
+def _validated(
+    db: Session, data: CustomerBase, principal: Principal, current: Customer | None
+) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    values = _contact_fields(data, errors)
+    plain = {
+        "address",
+        "city",
+        "title",
+        "website",
+        "industry",
+        "lifecycle_stage",
+        "source",
+        "notes",
+        "kind",
+    }
+    for name in plain & data.model_fields_set:
+        raw = getattr(data, name)
+        if raw is None and name in ("kind", "lifecycle_stage"):
+            continue  # required columns: "not sent" and "null" both keep the current value
+        values[name] = clean_text(raw) or None if isinstance(raw, str) else raw
+    new_name: str | None = getattr(data, "name", None)
+    if new_name is not None:
+        cleaned = clean_text(new_name)
+        if not cleaned:
+            errors["name"] = "required"
+        values.update(name=cleaned, name_key=name_key(cleaned), alt_key=alt_name_key(cleaned))
+    _check_links(db, data, principal, current, values, errors)
+    if errors:
+        raise InvalidInput(errors)
+    return values
+
+
+def _check_links(
+    db: Session,
+    data: CustomerBase,
+    principal: Principal,
+    current: Customer | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    sent = data.model_fields_set
+    if "owner_id" in sent:
+        if data.owner_id is not None and not auth_service.exists(db=db, user_id=data.owner_id):
+            errors["owner_id"] = "unknown_user"
+        values["owner_id"] = data.owner_id
+    if "team_id" in sent:
+        if data.team_id is not None and not auth_service.exists(db=db, team_id=data.team_id):
+            errors["team_id"] = "unknown_team"
+        elif not principal.sees_all and data.team_id not in principal.team_ids:
+            errors["team_id"] = "not_your_team"
+        values["team_id"] = data.team_id
+    if "account_id" in sent:
+        values["account_id"] = data.account_id
+        if data.account_id is not None:
+            account = db.scalar(
+                restrict(
+                    select(Customer).where(
+                        Customer.id == data.account_id, Customer.kind == "company"
+                    ),
+                    principal,
+                )
+            )
+            if account is None or (current is not None and account.id == current.id):
+                errors["account_id"] = "unknown_account"
+
+
+def create(*, db: Session, data: CustomerCreate, principal: Principal) -> Customer:
+    """A new customer, validated; team-scoped users file it under their first team."""
+    require(principal, "customers:write")
+    if data.team_id is None and not principal.sees_all and principal.team_ids:
+        data = data.model_copy(update={"team_id": min(principal.team_ids)})
+    values = _validated(db, data, principal, None)
+    if "owner_id" not in data.model_fields_set:
+        values["owner_id"] = principal.user_id
+    customer = Customer(**values)
+    db.add(customer)
+    _apply_collections(db, customer, data)
+    db.flush()
+    return customer
+
+
+def update(
+    *, db: Session, customer_id: int, data: CustomerUpdate, principal: Principal
+) -> Customer:
+    """Apply the fields sent to a customer the principal may see and edit."""
+    require(principal, "customers:write")
+    customer = get(db=db, customer_id=customer_id, principal=principal)
+    for key, value in _validated(db, data, principal, customer).items():
+        setattr(customer, key, value)
+    _apply_collections(db, customer, data)
+    db.flush()
+    return customer
+
+
+def delete(*, db: Session, customer_id: int, principal: Principal) -> None:
+    """Delete a customer with its activities and orders."""
+    require(principal, "customers:delete")
+    db.delete(get(db=db, customer_id=customer_id, principal=principal))
+    db.flush()
+
+
+def _apply_collections(db: Session, customer: Customer, data: CustomerBase) -> None:
+    if data.tags is not None:
+        customer.tags = [
+            _tag(db, name) for name in dict.fromkeys(map(clean_text, data.tags)) if name
+        ]
+    if data.external_ids is not None:
+        _set_external_ids(db, customer, data)
+    if data.custom_fields is not None:
+        _set_custom_values(db, customer, data.custom_fields)
+
+
+def _tag(db: Session, name: str) -> Tag:
+    tag = db.scalar(select(Tag).where(Tag.name == name[:60]))
+    if tag is None:
+        tag = Tag(name=name[:60])
+        db.add(tag)
+    return tag
+
+
+def _set_external_ids(db: Session, customer: Customer, data: CustomerBase) -> None:
+    wanted = {(e.source.strip(), e.external_id.strip()) for e in data.external_ids or []}
+    for source, ext in wanted:
+        owner = db.scalar(
+            select(ExternalId.customer_id).where(
+                ExternalId.source == source, ExternalId.external_id == ext
+            )
+        )
+        if owner is not None and owner != customer.id:
+            raise Conflict({"external_ids": "taken"})
+    keep = [e for e in customer.external_ids if (e.source, e.external_id) in wanted]
+    have = {(e.source, e.external_id) for e in keep}
+    customer.external_ids = keep + [
+        ExternalId(source=s, external_id=x) for s, x in sorted(wanted - have)
+    ]
+
+
+# --- custom fields -------------------------------------------------------------------------
+
+
+def list_fields(*, db: Session) -> list[CustomFieldDef]:
+    """The custom field definitions, by key."""
+    return list(db.scalars(select(CustomFieldDef).order_by(CustomFieldDef.key)))
+
+
+def create_field(*, db: Session, data: CustomFieldCreate, principal: Principal) -> CustomFieldDef:
+    """Define a new custom field (admins)."""
+    require(principal, "fields:manage")
+    if db.scalar(select(CustomFieldDef.id).where(CustomFieldDef.key == data.key)):
+        raise Conflict({"key": "already_exists"})
+    if data.field_type == "choice" and not data.choices:
+        raise InvalidInput({"choices": "required"})
+    definition = CustomFieldDef(**data.model_dump())
+    db.add(definition)
+    db.flush()
+    return definition
+
+
+def _typed_value(definition: CustomFieldDef, raw: Any) -> Any:
+    text = str(raw).strip()
+    try:
+        if definition.field_type == "number":
+            return Decimal(text)
+        if definition.field_type == "date":
+            return date.fromisoformat(text)
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidInput({f"cf.{definition.key}": f"invalid_{definition.field_type}"}) from exc
+    if definition.field_type == "choice" and text not in definition.choices:
+        raise InvalidInput({f"cf.{definition.key}": "invalid_choice"})
+    return text[:500]
+
+
+def _set_custom_values(db: Session, customer: Customer, values: dict[str, Any]) -> None:
+    definitions = {d.key: d for d in list_fields(db=db)}
+    errors: dict[str, str] = {}
+    existing = {v.field.key: v for v in customer.field_values}
+    for key, raw in values.items():
+        definition = definitions.get(key)
+        if definition is None:
+            errors[f"cf.{key}"] = "unknown_field"
+            continue
+        if raw is None or str(raw).strip() == "":
+            if definition.required:
+                errors[f"cf.{key}"] = "required"
+            elif key in existing:
+                customer.field_values.remove(existing[key])
+            continue
+        try:
+            typed = _typed_value(definition, raw)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+            continue
+        row = existing.get(key) or CustomFieldValue(field=definition)
+        row.text_value = typed if definition.field_type in ("text", "choice") else None
+        row.number_value = typed if definition.field_type == "number" else None
+        row.date_value = typed if definition.field_type == "date" else None
+        if key not in existing:
+            customer.field_values.append(row)
+    if errors:
+        raise InvalidInput(errors)
+
+
+def _plain_value(value: CustomFieldValue) -> str | float | None:
+    if value.number_value is not None:
+        return float(value.number_value)
+    if value.date_value is not None:
+        return value.date_value.isoformat()
+    return value.text_value
+
+
+# --- 360: contacts, timeline, orders -------------------------------------------------------
+
+
+def contacts(*, db: Session, account_id: int, principal: Principal) -> list[Customer]:
+    """The visible contacts (people) of an account."""
+    stmt = restrict(select(Customer).where(Customer.account_id == account_id), principal)
+    return list(db.scalars(stmt.order_by(Customer.name_key).limit(200)))
+
+
+def contact_ids(
+    *, db: Session, account_ids: list[int], principal: Principal
+) -> dict[int, list[int]]:
+    """The visible contact ids of several accounts, in one query."""
+    stmt = (
+        restrict(select(Customer.account_id, Customer.id), principal)  # type: ignore[arg-type]
+        .where(Customer.account_id.in_(account_ids))
+        .order_by(Customer.id)
+    )
+    result: dict[int, list[int]] = {account_id: [] for account_id in account_ids}
+    for account_id, contact_id in db.execute(stmt):
+        result[account_id].append(contact_id)
+    return result
+
+
+def add_activity(
+    *, db: Session, customer_id: int, data: ActivityCreate, principal: Principal
+) -> Activity:
+    """Log a note, call, meeting or email against a customer."""
+    require(principal, "activities:write")
+    customer = get(db=db, customer_id=customer_id, principal=principal)
+    activity = Activity(
+        customer_id=customer.id,
+        kind=data.kind,
+        subject=clean_text(data.subject),
+        body=data.body,
+        actor_id=principal.user_id,
+    )
+    if data.occurred_at is not None:
+        activity.occurred_at = data.occurred_at
+    db.add(activity)
+    db.flush()
+    return activity
+
+
+def timeline(*, db: Session, customer_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Activities and orders of a customer, newest first."""
+    activities = db.scalars(
+        select(Activity)
+        .where(Activity.customer_id == customer_id)
+        .order_by(Activity.occurred_at.desc())
+        .limit(limit)
+    )
+    orders = db.scalars(
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.ordered_at.desc())
+        .limit(limit)
+    )
+    items: list[dict[str, Any]] = [
+        {
+            "type": "activity",
+            "at": a.occurred_at,
+            "kind": a.kind,
+            "subject": a.subject,
+            "body": a.body,
+        }
+        for a in activities
+    ]
+    items += [
+        {
+            "type": "order",
+            "at": o.ordered_at,
+            "kind": "order",
+            "subject": o.number,
+            "amount": o.amount,
+            "currency": o.currency,
+            "channel": o.channel,
+        }
+        for o in orders
+    ]
+    return sorted(items, key=lambda item: cast(datetime, item["at"]), reverse=True)[:limit]
+
+
+def order_summary(*, db: Session, customer_id: int) -> dict[str, Any]:
+    """Count, total, first and last order date of a customer."""
+    row = db.execute(
+        select(
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.amount), 0),
+            func.min(Order.ordered_at),
+            func.max(Order.ordered_at),
+        ).where(Order.customer_id == customer_id)
+    ).one()
+    return {"count": row[0], "total": Decimal(row[1]), "first": row[2], "last": row[3]}
+
+
+def recent_orders(*, db: Session, customer_id: int, limit: int = 20) -> list[Order]:
+    """The latest orders of a customer."""
+    return list(
+        db.scalars(
+            select(Order)
+            .where(Order.customer_id == customer_id)
+            .order_by(Order.ordered_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def list_tags(*, db: Session) -> list[str]:
+    """Every tag name."""
+    return list(db.scalars(select(Tag.name).order_by(Tag.name)))
+
+
+def export_rows(
+    *, db: Session, principal: Principal, flt: CustomerFilter, limit: int = 100000
+) -> list[dict[str, Any]]:
+    """Visible customers for export (masked per role); the export is audited."""
+    require(principal, "customers:export")
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(rows) < limit:
+        page, cursor = list_page(db=db, principal=principal, flt=flt, cursor=cursor, limit=1000)
+        rows.extend(to_read(c, principal) for c in page)
+        if cursor is None:
+            break
+    audit_service.record(
+        db,
+        action="export",
+        entity="customers",
+        entity_id=None,
+        details={"rows": len(rows), "masked": not principal.sees_clear},
+    )
+    return rows
+
+
+def activities(*, db: Session, customer_id: int, limit: int = 100) -> list[Activity]:
+    """The latest activities of a customer."""
+    return list(
+        db.scalars(
+            select(Activity)
+            .where(Activity.customer_id == customer_id)
+            .order_by(Activity.occurred_at.desc())
+            .limit(limit)
+        )
+    )
