@@ -135,7 +135,7 @@ def demo(
                 seed=seed,
                 progress=progress,
             )
-        err.print("Loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        err.print("Loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), soft_wrap=True)
     if no_serve:
         return
     err.print(
