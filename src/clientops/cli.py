@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clientops import config
 from clientops.auth import cli as auth_cli
+from clientops.core.cli import DatabaseUrl, DataDir, use_database
 from clientops.jobs import cli as jobs_cli
 
 app = typer.Typer(
@@ -24,24 +24,11 @@ app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(jobs_cli.app, name="jobs")
 err = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", envvar="CLIENTOPS_DATA_DIR", help="Folder for the SQLite databases."
-    ),
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url", envvar="CLIENTOPS_DATABASE_URL", help="App database URL (PostgreSQL)."
-    ),
-]
-
 
 @app.callback()
 def main(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Every command works on the data folder or database given here."""
-    config.configure(data_dir=data_dir, database_url=database_url)
+    use_database(data_dir, database_url)
 
 
 def _migrate() -> None:
@@ -51,8 +38,9 @@ def _migrate() -> None:
 
 
 @app.command("migrate")
-def migrate_command() -> None:
+def migrate_command(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply the database migrations."""
+    use_database(data_dir, database_url)
     _migrate()
     err.print("[green]Database is up to date.[/green]")
 
@@ -88,7 +76,7 @@ def serve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Start the web server and the job runtime (creates no users or credentials)."""
-    config.configure(data_dir=data_dir, database_url=database_url)
+    use_database(data_dir, database_url)
     _migrate()
     err.print(f"clientops on [bold]http://{host}:{port}[/bold]")
     _serve(host, port, workers)
@@ -106,7 +94,8 @@ def demo(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a demo company (once per data folder) and start the server."""
-    settings = config.configure(demo_mode=True, data_dir=data_dir, database_url=database_url)
+    use_database(data_dir, database_url, demo_mode=True)
+    settings = config.current()
     _migrate()
     from clientops.customers import demo as demo_data
     from clientops.db import get_engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ from rich.console import Console
 
 from clientops.auth import service
 from clientops.core.access import ROLES, TOKEN_SCOPES
+from clientops.core.cli import DatabaseUrl, DataDir, use_database
 from clientops.core.context import SYSTEM, bind
 from clientops.db import transaction
 from clientops.exceptions import ClientOpsError
@@ -18,8 +20,10 @@ token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 err = Console(stderr=True)
 
 
-def _prepare() -> None:
+def _prepare(data_dir: Path | None, database_url: str | None) -> None:
     from clientops import migrate
+
+    use_database(data_dir, database_url)
     from clientops.audit import service as audit_service
 
     migrate.upgrade()
@@ -43,9 +47,11 @@ def create_user(
         ),
     ] = "",
     all_customers: Annotated[bool, typer.Option(help="See every customer.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user (the password is asked for, or read from CLIENTOPS_NEW_PASSWORD)."""
-    _prepare()
+    _prepare(data_dir, database_url)
     try:
         with transaction() as db:
             bind(db, actor=SYSTEM)
@@ -63,9 +69,13 @@ def create_user(
 
 
 @user_app.command("disable")
-def disable_user(username: Annotated[str, typer.Argument()]) -> None:
+def disable_user(
+    username: Annotated[str, typer.Argument()],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Disable a user: every session and token stops working at once."""
-    _prepare()
+    _prepare(data_dir, database_url)
     try:
         with transaction() as db:
             bind(db, actor=SYSTEM)
@@ -82,9 +92,11 @@ def create_token(
     scope: Annotated[list[str], typer.Option("--scope", help=", ".join(TOKEN_SCOPES))],
     name: Annotated[str, typer.Option(help="What the token is for.")] = "",
     days: Annotated[int | None, typer.Option(help="Expire after this many days.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API token and print it, alone, on standard output."""
-    _prepare()
+    _prepare(data_dir, database_url)
     scopes = [s.strip() for item in scope for s in item.split(",") if s.strip()]
     try:
         with transaction() as db:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clientops.core.cli import DatabaseUrl, DataDir, use_database
 from clientops.db import transaction
 from clientops.exceptions import ClientOpsError
 from clientops.jobs import flows
@@ -77,8 +78,11 @@ def list_command(
     ] = None,
     limit: Annotated[int, typer.Option(help="How many of the latest jobs.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """The latest jobs, newest first."""
+    use_database(data_dir, database_url)
     try:
         with transaction() as db:
             jobs = jobs_service.list_jobs(db=db, limit=limit, status=status)
@@ -92,8 +96,11 @@ def list_command(
 
 
 @run_app.command("reindex-customers")
-def run_reindex_customers(wait: Wait = False) -> None:
+def run_reindex_customers(
+    wait: Wait = False, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
     """Rebuild every customer's search keys (after the normalisation rules changed)."""
+    use_database(data_dir, database_url)
     _run("reindex-customers", {}, wait=wait)
 
 
