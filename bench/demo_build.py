@@ -49,11 +49,8 @@ def main() -> None:
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     loaded = re.search(r"Loaded: (.*)", done.stderr.replace("\n", " "))
-    counts = {}
-    if loaded:
-        for part in loaded.group(1).split(","):
-            name, _, number = part.strip().rpartition(" ")
-            counts[name] = int(number.replace(",", ""))
+    pairs = re.findall(r"([a-z_]+) (\d[\d,]*\d|\d)", loaded.group(1) if loaded else "")
+    counts = {name: int(number.replace(",", "")) for name, number in pairs}
     rows = sum(counts.values())
     print(
         json.dumps(

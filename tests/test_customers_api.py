@@ -124,6 +124,51 @@ def test_search_by_chinese_name_latin_word_phone_and_email(client: TestClient, w
     assert names("nobody") == []
 
 
+def test_search_pages_in_best_match_order_each_customer_once(
+    client: TestClient, world: Any
+) -> None:
+    """A name query matches the name or the name read family-name first; pages by match key."""
+    admin = world.principal("admin")
+    names = [
+        "Lee Lewis",
+        "Lena Park",
+        "Ann Lewis",
+        "Mark Leroy",
+        "Lewis Carroll",
+        "Al Li",
+        "Li Lei",
+    ]
+    names += [f"Leo Person {i}" for i in range(7)]
+    for name in names:
+        factories.make_customer(admin, name=name, team_id=world.teams["East"])
+    factories.make_customer(admin, name="Zed Lewis", team_id=world.teams["West"])
+    headers = token_for("agent", "customers:read")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        params: dict[str, Any] = {"q": "le", "limit": 4}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get("/api/v1/customers", headers=headers, params=params).json()
+        seen += [item["name"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # "Lee Lewis" matches by both keys and is listed once; "Zed Lewis" is in another team;
+    # "Al Li" matches neither key ("al li", "li al").
+    expected = [n for n in names if n != "Al Li"]
+    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
+    by_key = {name: name.casefold() for name in expected}
+    for name in ("Ann Lewis", "Mark Leroy", "Li Lei"):
+        first, last = name.casefold().split()
+        by_key[name] = f"{last} {first}"
+    assert seen == sorted(expected, key=lambda name: by_key[name])
+    newest = client.get(
+        "/api/v1/customers", headers=headers, params={"q": "le", "sort": "-created"}
+    )
+    assert [i["name"] for i in newest.json()["items"]][:1] == ["Leo Person 6"]
+
+
 def test_team_scope_hides_other_teams_everywhere(client: TestClient, world: Any) -> None:
     headers = token_for("agent", "customers:read", "accounts:read")
     listed = client.get("/api/v1/customers", headers=headers, params={"limit": 100}).json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from clientops.customers import views as customers_views
 from clientops.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from clientops.jobs import views as jobs_views
 
+GC_THRESHOLDS = (20_000, 50, 100)
+"""Cyclic GC thresholds while serving (CPython's defaults are 700, 10, 10)."""
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -127,6 +130,11 @@ def create_app(settings: Settings | None = None, *, start_jobs: bool | None = No
             from clientops.jobs import flows
 
             flows.start(settings)
+        # What exists after start-up lives as long as the server: keep it out of the cyclic
+        # garbage collector's way, and collect young objects less often (fewer pauses).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         yield
         if run_jobs:
             from clientops.jobs import flows

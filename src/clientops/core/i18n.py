@@ -54,7 +54,12 @@ def N_(message: str) -> str:
 
 def fmt() -> Format:
     """Number and date formatting for the current locale."""
-    return Format(get_locale())
+    return _format(get_locale())
+
+
+@lru_cache
+def _format(locale: str) -> Format:
+    return Format(locale)
 
 
 _ = gettext

@@ -42,7 +42,13 @@ Revealer = Annotated[Principal, Depends(access("customers:reveal"))]
 ActivityWriter = Annotated[Principal, Depends(access("activities:write"))]
 AccountReader = Annotated[Principal, Depends(access("accounts:read"))]
 AccountWriter = Annotated[Principal, Depends(access("accounts:write"))]
-Sort = Literal["-created", "created", "name", "-name", "-updated"]
+Sort = Annotated[
+    Literal["match", "-created", "created", "name", "-name", "-updated"] | None,
+    Query(
+        description="Order of the items. Default: `match` (by the matched name, phone or email "
+        "key) when `q` is given, else `-created` (newest first)."
+    ),
+]
 
 
 def _filter(
@@ -54,7 +60,7 @@ def _filter(
     stage: str | None,
     kind: str | None,
     account_id: int | None,
-    sort: str,
+    sort: str | None,
 ) -> service.CustomerFilter:
     custom = {k[3:]: v for k, v in request.query_params.items() if k.startswith("cf.")}
     return service.CustomerFilter(
@@ -82,7 +88,7 @@ def list_customers(
     stage: Stage | None = None,
     kind: Literal["person", "company"] | None = None,
     account_id: OptionalId = None,
-    sort: Sort = "-created",
+    sort: Sort = None,
     cursor: Cursor = None,
     limit: Limit = 25,
 ) -> dict[str, Any]:
@@ -184,7 +190,7 @@ def list_accounts(
     team_id: OptionalId = None,
     tag: ShortText = None,
     stage: Stage | None = None,
-    sort: Sort = "-created",
+    sort: Sort = None,
     cursor: Cursor = None,
     limit: Limit = 25,
 ) -> dict[str, Any]:

@@ -55,10 +55,12 @@ class Customer(Audited, TimestampMixin, Base):
 
     __tablename__ = "customers"
     __table_args__ = (
-        Index("ix_customers_name_key_id", "name_key", "id"),
-        Index("ix_customers_alt_key", "alt_key"),
-        Index("ix_customers_phone_key", "phone_key"),
-        Index("ix_customers_email_key", "email_key"),
+        # Search indexes: the key, then what a search needs to order its matches (id) and to
+        # check record access without reading the row (team, owner; the name for alt matches).
+        Index("ix_customers_search_name", "name_key", "id", "team_id", "owner_id"),
+        Index("ix_customers_search_alt", "alt_key", "id", "name_key", "team_id", "owner_id"),
+        Index("ix_customers_search_phone", "phone_key", "id", "team_id", "owner_id"),
+        Index("ix_customers_search_email", "email_key", "id", "team_id", "owner_id"),
         Index("ix_customers_team_created", "team_id", "created_at", "id"),
         Index("ix_customers_owner_created", "owner_id", "created_at", "id"),
         Index("ix_customers_stage_created", "lifecycle_stage", "created_at", "id"),

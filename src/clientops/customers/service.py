@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from itertools import islice
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
+from sqlalchemy import Select, Subquery, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from clientops.audit import service as audit_service
@@ -47,7 +49,12 @@ from clientops.customers.schemas import (
 from clientops.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 
 PERSONAL_FIELDS = ("phone", "email", "address")
+AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
+
+MATCH = "match"
+"""Sort by the key a search matched (name, phone or email), the default when searching."""
 SORTS = {
+    MATCH: ("", False),
     "-created": ("created_at", True),
     "created": ("created_at", False),
     "name": ("name_key", False),
@@ -68,13 +75,30 @@ class CustomerFilter:
     kind: str | None = None
     account_id: int | None = None
     custom: dict[str, str] = field(default_factory=dict)
-    sort: str = "-created"
+    sort: str | None = None
+
+    @property
+    def searching(self) -> bool:
+        """Whether the filter has a search text."""
+        return bool(self.q and self.q.strip())
+
+    @property
+    def only_search(self) -> bool:
+        """Whether the filter is a search text and nothing else."""
+        return self.searching and self == CustomerFilter(q=self.q, sort=self.sort)
+
+    @property
+    def order(self) -> str:
+        """The sort in force: the one asked for, else best match when searching, else newest."""
+        if self.sort == MATCH and not self.searching:
+            return "-created"
+        return self.sort or (MATCH if self.searching else "-created")
 
 
 # --- access --------------------------------------------------------------------------------
 
 
-def restrict(stmt: Select[Any], principal: Principal) -> Select[Any]:
+def restrict(stmt: AnySelect, principal: Principal) -> AnySelect:
     """Limit a customer query to the records the principal may see (no-op when all)."""
     if principal.sees_all:
         return stmt
@@ -102,22 +126,38 @@ def get(*, db: Session, customer_id: int, principal: Principal) -> Customer:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _search(q: str) -> ColumnElement[bool]:
+def _match_parts(q: str, principal: Principal) -> list[Select[Any, Any]]:
+    """Visible customers whose search key starts with the query, one query per key: (id, key).
+
+    Each key is read from its covering index (key, id, team, owner), so the access check needs
+    no row and the matches of one key come out ordered by (key, id). A name query also looks at
+    the alternative name key (family name first); a customer found by both is found once.
+    """
     kind, key = query_kind(q)
-    if kind == "email":
-        return Customer.email_key.between(key, key + PREFIX_END)
-    if kind == "phone":
-        return Customer.phone_key.between(key, key + PREFIX_END)
-    return or_(
-        Customer.name_key.between(key, key + PREFIX_END),
-        Customer.alt_key.between(key, key + PREFIX_END),
-    )
+    keys = {"email": (Customer.email_key,), "phone": (Customer.phone_key,)}
+    columns = keys.get(kind, (Customer.name_key, Customer.alt_key))
+    parts: list[Select[Any, Any]] = []
+    for index, column in enumerate(columns):
+        part = select(Customer.id.label("id"), column.label("key")).where(
+            column.between(key, key + PREFIX_END)
+        )
+        for earlier in columns[:index]:
+            part = part.where(~earlier.between(key, key + PREFIX_END))
+        parts.append(restrict(part, principal))
+    return parts
 
 
-def _filtered(db: Session, flt: CustomerFilter, principal: Principal) -> Select[Any]:
+def _filtered(
+    db: Session, flt: CustomerFilter, principal: Principal, match: Subquery | None = None
+) -> Select[Any]:
+    """The visible customers matching ``flt``; ``match`` is the search matches to join to
+    (by default all of them)."""
     stmt = restrict(select(Customer), principal)
-    if flt.q and flt.q.strip():
-        stmt = stmt.where(_search(flt.q))
+    if match is None and flt.searching:
+        parts = _match_parts(str(flt.q), principal)
+        match = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("match")
+    if match is not None:
+        stmt = stmt.join(match, match.c.id == Customer.id)
     for column, value in (
         (Customer.owner_id, flt.owner_id),
         (Customer.team_id, flt.team_id),
@@ -158,27 +198,74 @@ def list_page(
 ) -> tuple[list[Customer], str | None]:
     """One page of visible customers matching ``flt`` and the cursor of the next page."""
     require(principal, "customers:read")
-    if flt.sort not in SORTS:
+    if flt.order not in SORTS:
         raise InvalidInput({"sort": "invalid_sort"})
-    attr, desc = SORTS[flt.sort]
+    after = decode_cursor(cursor) if cursor else None
+    if after and not (isinstance(after[0], str) and type(after[1]) is int):
+        raise InvalidInput({"cursor": "invalid"})
+    if flt.order == MATCH:
+        return _best_matches(db, flt, principal, after, limit)
+    attr, desc = SORTS[flt.order]
     column = getattr(Customer, attr)
     stmt = _filtered(db, flt, principal)
-    if cursor:
-        value, last_id = decode_cursor(cursor)
+    if after:
+        value, last_id = after
         if attr.endswith("_at"):
-            value = datetime.fromisoformat(str(value))
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise InvalidInput({"cursor": "invalid"}) from exc
         key = tuple_(column, Customer.id)
         stmt = stmt.where(key < (value, last_id) if desc else key > (value, last_id))
     order = (column.desc(), Customer.id.desc()) if desc else (column.asc(), Customer.id.asc())
     rows = list(db.scalars(stmt.order_by(*order).limit(limit + 1)))
     if len(rows) <= limit:
         return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor([getattr(rows[-1], attr), rows[-1].id])
+    return rows[:limit], encode_cursor([getattr(rows[limit - 1], attr), rows[limit - 1].id])
 
 
-def count(*, db: Session, principal: Principal, flt: CustomerFilter, cap: int = 10000) -> int:
+def _best_matches(
+    db: Session,
+    flt: CustomerFilter,
+    principal: Principal,
+    after: list[Any] | None,
+    limit: int,
+) -> tuple[list[Customer], str | None]:
+    """A page in (matched key, id) order: one ordered query per search key, merged here.
+
+    Each query walks its key's index in order and stops after ``limit + 1`` matches (PostgreSQL
+    does not merge the ordered scans of a UNION ALL itself); a search without other filters
+    reads only the covering indexes. Then the page's customers are loaded in one query.
+    """
+    found: list[list[tuple[str, int]]] = []
+    for part in _match_parts(str(flt.q), principal):
+        match = part.subquery("match")
+        stmt = select(match.c.key, match.c.id)
+        if not flt.only_search:
+            stmt = _filtered(db, flt, principal, match).with_only_columns(match.c.key, match.c.id)
+        if after:
+            stmt = stmt.where(tuple_(match.c.key, match.c.id) > tuple(after))
+        stmt = stmt.order_by(match.c.key, match.c.id).limit(limit + 1)
+        found.append([(key, customer_id) for key, customer_id in db.execute(stmt)])
+    keys = list(islice(heapq.merge(*found), limit + 1))
+    page = keys[:limit]
+    ids = [customer_id for _key, customer_id in page]
+    loaded = {c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    customers = [loaded[customer_id] for customer_id in ids]
+    if len(keys) <= limit:
+        return customers, None
+    return customers, encode_cursor(list(page[-1]))
+
+
+COUNT_CAP = 1000
+
+
+def count(*, db: Session, principal: Principal, flt: CustomerFilter, cap: int = COUNT_CAP) -> int:
     """How many visible customers match, counted up to ``cap`` (+1 means "more than cap")."""
+    if flt.only_search:
+        # Only a search: count the matches in the covering indexes, without reading rows.
+        matches = union_all(*_match_parts(str(flt.q), principal)).limit(cap + 1)
+        return int(db.scalar(select(func.count()).select_from(matches.subquery())) or 0)
     inner = _filtered(db, flt, principal).with_only_columns(Customer.id).limit(cap + 1)
     return int(db.scalar(select(func.count()).select_from(inner.subquery())) or 0)
 
@@ -491,13 +578,13 @@ def contact_ids(
 ) -> dict[int, list[int]]:
     """The visible contact ids of several accounts, in one query."""
     stmt = (
-        restrict(select(Customer.account_id, Customer.id), principal)  # type: ignore[arg-type]
+        restrict(select(Customer.account_id, Customer.id), principal)
         .where(Customer.account_id.in_(account_ids))
         .order_by(Customer.id)
     )
     result: dict[int, list[int]] = {account_id: [] for account_id in account_ids}
     for account_id, contact_id in db.execute(stmt):
-        result[account_id].append(contact_id)
+        result[int(account_id or 0)].append(contact_id)
     return result
 
 

@@ -79,7 +79,7 @@ def _list_filter(request: Request) -> service.CustomerFilter:
         value = params.get(key, "")
         return int(value) if value.isdigit() and len(value) < 10 else None
 
-    sort = params.get("sort", "-created")
+    sort = params.get("sort") or None
     return service.CustomerFilter(
         q=(params.get("q") or "")[:200] or None,
         owner_id=number("owner_id"),
@@ -89,7 +89,7 @@ def _list_filter(request: Request) -> service.CustomerFilter:
         kind=params.get("kind") if params.get("kind") in ("person", "company") else None,
         account_id=number("account_id"),
         custom={k[3:]: v[:200] for k, v in params.items() if k.startswith("cf.") and v},
-        sort=sort if sort in service.SORTS else "-created",
+        sort=sort if sort in service.SORTS else None,
     )
 
 
@@ -118,7 +118,7 @@ def list_page(request: Request, db: SessionDep, principal: Reader) -> Response:
         "next_cursor": next_cursor,
         "flt": flt,
         "total": total,
-        "cap": 10000,
+        "cap": service.COUNT_CAP,
         "base_qs": urlencode(
             [(k, v) for k, v in request.query_params.multi_items() if k != "cursor" and v]
         ),

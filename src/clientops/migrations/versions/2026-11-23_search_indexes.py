@@ -1,0 +1,43 @@
+"""Covering search indexes: key, id, team and owner, so a restricted search reads no rows.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+OLD = {
+    "ix_customers_name_key_id": ["name_key", "id"],
+    "ix_customers_alt_key": ["alt_key"],
+    "ix_customers_phone_key": ["phone_key"],
+    "ix_customers_email_key": ["email_key"],
+}
+NEW = {
+    "ix_customers_search_name": ["name_key", "id", "team_id", "owner_id"],
+    "ix_customers_search_alt": ["alt_key", "id", "name_key", "team_id", "owner_id"],
+    "ix_customers_search_phone": ["phone_key", "id", "team_id", "owner_id"],
+    "ix_customers_search_email": ["email_key", "id", "team_id", "owner_id"],
+}
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        for name in OLD:
+            batch_op.drop_index(name)
+        for name, columns in NEW.items():
+            batch_op.create_index(name, columns, unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        for name in NEW:
+            batch_op.drop_index(name)
+        for name, columns in OLD.items():
+            batch_op.create_index(name, columns, unique=False)
