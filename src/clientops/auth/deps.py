@@ -48,7 +48,9 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+"""The request's transaction, committed before the response is sent (FastAPI's default scope
+would commit after it: a client could act on an answer whose write then failed)."""
 
 
 def _bearer(request: Request) -> str | None:
