@@ -75,7 +75,9 @@ def _sign_in(page: Any, base: str, username: str) -> None:
     try:
         page.wait_for_url(f"{base}/customers", timeout=15_000)
     except Exception as exc:  # show what the browser shows instead of a bare time-out
-        raise AssertionError(f"sign-in as {username} stayed on {page.url}:\n{page.content()}") from exc
+        raise AssertionError(
+            f"sign-in as {username} stayed on {page.url}:\n{page.content()}"
+        ) from exc
 
 
 def test_agent_creates_finds_and_opens_a_customer_viewer_sees_it_masked(

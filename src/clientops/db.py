@@ -106,6 +106,15 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
+def optimize() -> None:
+    """Refresh SQLite's planner statistics where they are stale (``PRAGMA optimize``); the
+    server runs it at start and stop. PostgreSQL's autovacuum does this by itself."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA optimize=0x10002")
+
+
 def session_factory() -> sessionmaker[Session]:
     """Sessions bound to the app database."""
     return sessionmaker(bind=get_engine(), expire_on_commit=False)

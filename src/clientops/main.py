@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from clientops import registry  # noqa: F401 - every model mapped before the first query
+from clientops import db, registry  # noqa: F401 - every model mapped before the first query
 from clientops.audit import service as audit_service
 from clientops.audit import views as audit_views
 from clientops.auth import api as auth_api
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, start_jobs: bool | None = No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        db.optimize()
         if run_jobs:
             from clientops.jobs import flows
 
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, start_jobs: bool | None = No
             from clientops.jobs import flows
 
             flows.stop()
+        db.optimize()
 
     app = FastAPI(
         title="clientops",
