@@ -46,6 +46,10 @@ class Tag(Audited, Base):
     name: Mapped[str] = mapped_column(String(60), unique=True)
 
 
+SEARCH_COVER = ("team_id", "owner_id", "created_at", "updated_at")
+"""Columns every search index carries after (key, id): access check and sorts, no row read."""
+
+
 class Customer(Audited, TimestampMixin, Base):
     """A person or a company the business serves; a company (account) has contacts (people).
 
@@ -55,12 +59,12 @@ class Customer(Audited, TimestampMixin, Base):
 
     __tablename__ = "customers"
     __table_args__ = (
-        # Search indexes: the key, then what a search needs to order its matches (id) and to
-        # check record access without reading the row (team, owner; the name for alt matches).
-        Index("ix_customers_search_name", "name_key", "id", "team_id", "owner_id"),
-        Index("ix_customers_search_alt", "alt_key", "id", "name_key", "team_id", "owner_id"),
-        Index("ix_customers_search_phone", "phone_key", "id", "team_id", "owner_id"),
-        Index("ix_customers_search_email", "email_key", "id", "team_id", "owner_id"),
+        # Search indexes: the key, then what a search needs to order its matches and to check
+        # record access without reading the row (id, team, owner, and the sortable columns).
+        Index("ix_customers_search_name", "name_key", "id", *SEARCH_COVER),
+        Index("ix_customers_search_alt", "alt_key", "id", "name_key", *SEARCH_COVER),
+        Index("ix_customers_search_phone", "phone_key", "id", "name_key", *SEARCH_COVER),
+        Index("ix_customers_search_email", "email_key", "id", "name_key", *SEARCH_COVER),
         Index("ix_customers_team_created", "team_id", "created_at", "id"),
         Index("ix_customers_owner_created", "owner_id", "created_at", "id"),
         Index("ix_customers_stage_created", "lifecycle_stage", "created_at", "id"),

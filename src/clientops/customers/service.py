@@ -126,19 +126,22 @@ def get(*, db: Session, customer_id: int, principal: Principal) -> Customer:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _match_parts(q: str, principal: Principal) -> list[Select[Any, Any]]:
-    """Visible customers whose search key starts with the query, one query per key: (id, key).
+def _match_parts(q: str, principal: Principal, sort: str | None = None) -> list[Select[Any, Any]]:
+    """Visible customers whose search key starts with the query, one query per key: (id, key),
+    where ``key`` is the matched key, or the ``sort`` column when one is given.
 
-    Each key is read from its covering index (key, id, team, owner), so the access check needs
-    no row and the matches of one key come out ordered by (key, id). A name query also looks at
-    the alternative name key (family name first); a customer found by both is found once.
+    Each key is read from its covering index (key, id, team, owner, name, created, updated), so
+    neither the access check nor the sort needs a row, and the matches of one key come out
+    ordered by (key, id). A name query also looks at the alternative name key (family name
+    first); a customer found by both is found once.
     """
     kind, key = query_kind(q)
     keys = {"email": (Customer.email_key,), "phone": (Customer.phone_key,)}
     columns = keys.get(kind, (Customer.name_key, Customer.alt_key))
     parts: list[Select[Any, Any]] = []
     for index, column in enumerate(columns):
-        part = select(Customer.id.label("id"), column.label("key")).where(
+        shown = getattr(Customer, SORTS[sort][0]) if sort and sort != MATCH else column
+        part = select(Customer.id.label("id"), shown.label("key")).where(
             column.between(key, key + PREFIX_END)
         )
         for earlier in columns[:index]:
@@ -203,18 +206,13 @@ def list_page(
     after = decode_cursor(cursor) if cursor else None
     if after and not (isinstance(after[0], str) and type(after[1]) is int):
         raise InvalidInput({"cursor": "invalid"})
-    if flt.order == MATCH:
-        return _best_matches(db, flt, principal, after, limit)
+    if flt.order == MATCH or flt.only_search:
+        return _search_page(db, flt, principal, after, limit)
     attr, desc = SORTS[flt.order]
     column = getattr(Customer, attr)
     stmt = _filtered(db, flt, principal)
     if after:
-        value, last_id = after
-        if attr.endswith("_at"):
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError as exc:
-                raise InvalidInput({"cursor": "invalid"}) from exc
+        value, last_id = _cursor_value(attr, after[0]), after[1]
         key = tuple_(column, Customer.id)
         stmt = stmt.where(key < (value, last_id) if desc else key > (value, last_id))
     order = (column.desc(), Customer.id.desc()) if desc else (column.asc(), Customer.id.asc())
@@ -224,30 +222,35 @@ def list_page(
     return rows[:limit], encode_cursor([getattr(rows[limit - 1], attr), rows[limit - 1].id])
 
 
-def _best_matches(
+def _search_page(
     db: Session,
     flt: CustomerFilter,
     principal: Principal,
     after: list[Any] | None,
     limit: int,
 ) -> tuple[list[Customer], str | None]:
-    """A page in (matched key, id) order: one ordered query per search key, merged here.
+    """A page of search results, from the search indexes: one query per key, merged here.
 
-    Each query walks its key's index in order and stops after ``limit + 1`` matches (PostgreSQL
-    does not merge the ordered scans of a UNION ALL itself); a search without other filters
-    reads only the covering indexes. Then the page's customers are loaded in one query.
+    In best-match order each query walks its key's index in order and stops after ``limit + 1``
+    matches (PostgreSQL does not merge the ordered scans of a UNION ALL itself). A search with
+    no other filter, in any order, sorts the index entries alone and reads no row. Then the
+    page's customers are loaded in one query.
     """
-    found: list[list[tuple[str, int]]] = []
-    for part in _match_parts(str(flt.q), principal):
+    attr, desc = SORTS[flt.order]
+    found: list[list[tuple[Any, int]]] = []
+    for part in _match_parts(str(flt.q), principal, flt.order):
         match = part.subquery("match")
         stmt = select(match.c.key, match.c.id)
         if not flt.only_search:
             stmt = _filtered(db, flt, principal, match).with_only_columns(match.c.key, match.c.id)
         if after:
-            stmt = stmt.where(tuple_(match.c.key, match.c.id) > tuple(after))
-        stmt = stmt.order_by(match.c.key, match.c.id).limit(limit + 1)
+            value = _cursor_value(attr, after[0])
+            key = tuple_(match.c.key, match.c.id)
+            stmt = stmt.where(key < (value, after[1]) if desc else key > (value, after[1]))
+        order = (match.c.key, match.c.id)
+        stmt = stmt.order_by(*(c.desc() if desc else c for c in order)).limit(limit + 1)
         found.append([(key, customer_id) for key, customer_id in db.execute(stmt)])
-    keys = list(islice(heapq.merge(*found), limit + 1))
+    keys = list(islice(heapq.merge(*found, reverse=desc), limit + 1))
     page = keys[:limit]
     ids = [customer_id for _key, customer_id in page]
     loaded = {c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_(ids)))}
@@ -255,6 +258,16 @@ def _best_matches(
     if len(keys) <= limit:
         return customers, None
     return customers, encode_cursor(list(page[-1]))
+
+
+def _cursor_value(attr: str, value: str) -> Any:
+    """The sort value inside a cursor, typed for its column."""
+    if not attr.endswith("_at"):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput({"cursor": "invalid"}) from exc
 
 
 COUNT_CAP = 1000

@@ -1,4 +1,4 @@
-"""Covering search indexes: key, id, team and owner, so a restricted search reads no rows.
+"""Covering search indexes: a restricted, sorted search reads index entries, not rows.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,11 +19,12 @@ OLD = {
     "ix_customers_phone_key": ["phone_key"],
     "ix_customers_email_key": ["email_key"],
 }
+COVER = ["team_id", "owner_id", "created_at", "updated_at"]
 NEW = {
-    "ix_customers_search_name": ["name_key", "id", "team_id", "owner_id"],
-    "ix_customers_search_alt": ["alt_key", "id", "name_key", "team_id", "owner_id"],
-    "ix_customers_search_phone": ["phone_key", "id", "team_id", "owner_id"],
-    "ix_customers_search_email": ["email_key", "id", "team_id", "owner_id"],
+    "ix_customers_search_name": ["name_key", "id", *COVER],
+    "ix_customers_search_alt": ["alt_key", "id", "name_key", *COVER],
+    "ix_customers_search_phone": ["phone_key", "id", "name_key", *COVER],
+    "ix_customers_search_email": ["email_key", "id", "name_key", *COVER],
 }
 
 
