@@ -6,8 +6,9 @@
 
 Builds the data set with ``clientops demo --customers N --orders 10N --no-serve`` (unless
 ``--reuse``), starts ``clientops serve`` on a free port, signs in as the demo ``admin`` (sees all)
-and ``agent`` (team-scoped), and times searches by phone, email and name, the filtered list page
-and the customer 360 page. Prints one JSON line of p50/p95/max in milliseconds.
+and ``agent`` (team-scoped), and times searches by phone, email and name, searches by a first
+letter sorted newest first, the filtered list page and the customer 360 page. Prints one JSON
+line of p50/p95/max in milliseconds.
 """
 
 from __future__ import annotations
@@ -179,6 +180,9 @@ def main() -> None:
             ),
             "search_name": _timed(admin, [f"/customers?{q(q=n[:2])}" for n in s["names"]]),
             "search_name_agent": _timed(agent, [f"/customers?{q(q=n[:2])}" for n in s["names"]]),
+            "search_first_letter_newest": _timed(
+                admin, [f"/customers?{q(q=n[:1], sort='-created')}" for n in s["names"]]
+            ),
             "list_team_filtered": _timed(
                 admin,
                 [

@@ -20,9 +20,10 @@ from clientops.audit import service as audit_service
 PG_URL = os.environ.get("CLIENTOPS_TEST_DATABASE_URL")
 
 
-def _fresh_postgres(base_url: str) -> str:
+def fresh_postgres(base_url: str, prefix: str = "co_test") -> str:
+    """A new, empty PostgreSQL database on the server of ``base_url``; its URL."""
     url = make_url(config.normalise_url(base_url))
-    name = f"co_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -30,7 +31,8 @@ def _fresh_postgres(base_url: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_postgres(url_text: str) -> None:
+def drop_postgres(url_text: str) -> None:
+    """Drop a database made by ``fresh_postgres``."""
     url = make_url(url_text)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -42,7 +44,7 @@ def _drop_postgres(url_text: str) -> None:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database for the whole run."""
     data_dir = tmp_path_factory.mktemp("data")
-    url = _fresh_postgres(PG_URL) if PG_URL else None
+    url = fresh_postgres(PG_URL) if PG_URL else None
     config.configure(
         data_dir=data_dir,
         database_url=url,
@@ -58,7 +60,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield config.current().app_database_url
     db.dispose_engines()
     if url:
-        _drop_postgres(url)
+        drop_postgres(url)
 
 
 TABLES_TO_CLEAN = [t.name for t in reversed(registry.metadata.sorted_tables)]

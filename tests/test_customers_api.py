@@ -86,22 +86,32 @@ def test_unknown_fields_are_refused_not_assigned(client: TestClient, world: Any)
     assert response.status_code == 422
 
 
+def all_pages(
+    client: TestClient, headers: dict[str, str], params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Every item of a customer list, following ``next_cursor`` (at most 20 pages)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(20):
+        page = client.get(
+            "/api/v1/customers",
+            headers=headers,
+            params=params | ({"cursor": cursor} if cursor else {}),
+        ).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("more than 20 pages")
+
+
 def test_cursor_pages_cover_every_row_once(client: TestClient, world: Any) -> None:
     admin = world.principal("admin")
     for i in range(23):
         factories.make_customer(admin, name=f"Page Person {i:02d}", team_id=world.teams["East"])
     headers = token_for("admin", "customers:read")
-    seen: list[int] = []
-    cursor = None
-    for _ in range(10):
-        params: dict[str, Any] = {"limit": 5, "sort": "name", "q": "page person"}
-        if cursor:
-            params["cursor"] = cursor
-        page = client.get("/api/v1/customers", headers=headers, params=params).json()
-        seen += [item["id"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    params = {"limit": 5, "sort": "name", "q": "page person"}
+    seen = [item["id"] for item in all_pages(client, headers, params)]
     assert len(seen) == 23 == len(set(seen))
     names = [client.get(f"/api/v1/customers/{i}", headers=headers).json()["name"] for i in seen]
     assert names == sorted(names)
@@ -143,17 +153,7 @@ def test_search_pages_in_best_match_order_each_customer_once(
         factories.make_customer(admin, name=name, team_id=world.teams["East"])
     factories.make_customer(admin, name="Zed Lewis", team_id=world.teams["West"])
     headers = token_for("agent", "customers:read")
-    seen: list[str] = []
-    cursor = None
-    for _ in range(10):
-        params: dict[str, Any] = {"q": "le", "limit": 4}
-        if cursor:
-            params["cursor"] = cursor
-        page = client.get("/api/v1/customers", headers=headers, params=params).json()
-        seen += [item["name"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [item["name"] for item in all_pages(client, headers, {"q": "le", "limit": 4})]
     # "Lee Lewis" matches by both keys and is listed once; "Zed Lewis" is in another team;
     # "Al Li" matches neither key ("al li", "li al").
     expected = [n for n in names if n != "Al Li"]
@@ -165,16 +165,8 @@ def test_search_pages_in_best_match_order_each_customer_once(
     assert seen == sorted(expected, key=lambda name: by_key[name])
     # Other orders page through the same matches (created in the order of ``names``).
     for sort, order in (("-created", expected[::-1]), ("name", sorted(expected, key=str.casefold))):
-        paged: list[str] = []
-        cursor = None
-        for _ in range(10):
-            params = {"q": "le", "limit": 5, "sort": sort} | ({"cursor": cursor} if cursor else {})
-            page = client.get("/api/v1/customers", headers=headers, params=params).json()
-            paged += [item["name"] for item in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        assert paged == order, sort
+        paged = all_pages(client, headers, {"q": "le", "limit": 5, "sort": sort})
+        assert [item["name"] for item in paged] == order, sort
 
 
 def test_team_scope_hides_other_teams_everywhere(client: TestClient, world: Any) -> None:

@@ -12,15 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dbos import DBOSClient
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from clientops import config, db, migrate
@@ -32,6 +30,7 @@ from clientops.jobs import cli as jobs_cli
 from clientops.jobs import flows
 from clientops.jobs import service as jobs_service
 from clientops.jobs.models import Job
+from tests.conftest import drop_postgres, fresh_postgres
 
 PG_URL = os.environ.get("CLIENTOPS_TEST_DATABASE_URL")
 BATCH = flows.REINDEX_BATCH
@@ -40,25 +39,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 # --- set-up ------------------------------------------------------------------------------
-
-
-def _fresh_postgres() -> str:
-    assert PG_URL
-    url = make_url(config.normalise_url(PG_URL))
-    name = f"co_jobs_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres(url_text: str) -> None:
-    url = make_url(url_text)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _create_schema() -> None:
@@ -70,7 +50,7 @@ def _create_schema() -> None:
 def env(tmp_path: Path, database_url: str) -> Iterator[Settings]:
     """clientops configured on a fresh data folder (and PostgreSQL database), jobs enabled."""
     previous = config.current()
-    pg = _fresh_postgres() if PG_URL else None
+    pg = fresh_postgres(PG_URL, prefix="co_jobs") if PG_URL else None
     settings = config.configure(data_dir=tmp_path / "data", database_url=pg, jobs_enabled=True)
     _create_schema()
     try:
@@ -79,7 +59,7 @@ def env(tmp_path: Path, database_url: str) -> Iterator[Settings]:
         flows.stop()
         db.dispose_engines()
         if pg:
-            _drop_postgres(pg)
+            drop_postgres(pg)
         config.configure(**previous.model_dump())
 
 

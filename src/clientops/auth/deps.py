@@ -13,7 +13,7 @@ from clientops.auth import service as auth_service
 from clientops.config import current
 from clientops.core import context, i18n, security
 from clientops.core.access import Principal
-from clientops.db import session_factory
+from clientops.db import transaction
 
 SESSION_COOKIE = "__Host-clientops"
 CSRF_COOKIE = "__Host-clientops-csrf"
@@ -34,18 +34,11 @@ class CsrfFailed(Exception):
 
 def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, rolled back on error."""
-    session = session_factory()()
     request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
-    context.bind(session, actor=context.SYSTEM, request_id=request_id)
-    request.state.db = session
-    try:
+    with transaction() as session:
+        context.bind(session, actor=context.SYSTEM, request_id=request_id)
+        request.state.db = session
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
