@@ -31,8 +31,7 @@ def loaded(database_url: str) -> dict[str, int]:
 
 def _admin() -> Any:
     with transaction() as db:
-        user = db.scalar(select(User).where(User.username == "admin"))
-        assert user is not None
+        user = db.scalars(select(User).where(User.username == "admin")).one()
         return auth_service.principal_of(user)
 
 
