@@ -86,7 +86,8 @@ def get_settings() -> Settings:
 def configure(**overrides: object) -> Settings:
     """Set process settings, e.g. from CLI flags, on top of those already configured."""
     base = _override[-1] if _override else Settings()
-    settings = base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings.model_validate({**base.model_dump(), **changes})  # checked and typed
     get_settings.cache_clear()
     _override.clear()
     _override.append(settings)
