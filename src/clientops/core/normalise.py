@@ -9,12 +9,14 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 _SPACES = re.compile(r"\s+")
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def clean_text(value: str) -> str:
-    """Full-width to half-width, invisible characters removed, spaces collapsed."""
-    value = _INVISIBLE.sub("", unicodedata.normalize("NFKC", value))
+    """Full-width to half-width; zero-width, bidi and control characters removed; any run of
+    whitespace (tabs and line breaks included) made one space."""
+    value = _CONTROL.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFKC", value)))
     return _SPACES.sub(" ", value).strip()
 
 
