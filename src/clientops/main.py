@@ -12,7 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from clientops import db, registry  # noqa: F401 - every model mapped before the first query
+from clientops import (
+    db,
+    registry,  # noqa: F401 - every model mapped before the first query
+)
 from clientops.audit import service as audit_service
 from clientops.audit import views as audit_views
 from clientops.auth import api as auth_api
