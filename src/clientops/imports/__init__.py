@@ -1,0 +1,1 @@
+"""Imports: customers, orders and activities from the files other systems export."""
