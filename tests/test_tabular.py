@@ -8,6 +8,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from clientops.core.tabular import (
     Limits,
@@ -30,6 +32,12 @@ def _write(tmp_path: Path, data: bytes, name: str = "data.csv") -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def _workbook() -> tuple[Workbook, Worksheet]:
+    """A new workbook and its first sheet."""
+    book = openpyxl.Workbook()
+    return book, book.worksheets[0]
 
 
 def _rows(table: Table) -> list[tuple[int, list[str]]]:
@@ -228,9 +236,7 @@ def test_unterminated_quote_is_not_swallowed(tmp_path: Path) -> None:
 
 
 def test_xlsx_values_as_the_user_saw_them(tmp_path: Path) -> None:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
+    book, sheet = _workbook()
     sheet.append(["姓名", "手机", "金额", "日期", "时间", "备注", "VIP"])
     sheet.append(
         ["张三", 13800138000, 1.5, date(2024, 5, 1), datetime(2024, 5, 1, 9, 30), None, True]
@@ -250,9 +256,7 @@ def test_xlsx_values_as_the_user_saw_them(tmp_path: Path) -> None:
 
 
 def test_xlsx_detected_by_content_and_sheet_by_name(tmp_path: Path) -> None:
-    book = openpyxl.Workbook()
-    first = book.active
-    assert first is not None
+    book, first = _workbook()
     first.append(["ignored"])
     second = book.create_sheet("客户")
     second["C3"] = "name"
@@ -272,9 +276,7 @@ def test_xlsx_detected_by_content_and_sheet_by_name(tmp_path: Path) -> None:
 
 
 def test_xlsx_empty_header_reports_spreadsheet_column(tmp_path: Path) -> None:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
+    book, sheet = _workbook()
     sheet["B1"] = "name"
     sheet["D1"] = "phone"
     sheet["B2"] = "A"
@@ -297,9 +299,7 @@ def test_xlsx_zip_bomb_ratio(tmp_path: Path) -> None:
 
 
 def test_xlsx_zip_bomb_total_size(tmp_path: Path) -> None:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
+    book, sheet = _workbook()
     sheet.append(["name"])
     path = tmp_path / "small.xlsx"
     book.save(path)

@@ -230,13 +230,17 @@ def _choose_encoding(data: bytes, explicit: str | None) -> tuple[str, bool]:
         return "utf-32", True
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if _decodes(data, "utf-8"):
         return "utf-8", True
     return _guess_encoding(data)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _guess_encoding(data: bytes) -> tuple[str, bool]:
@@ -251,11 +255,8 @@ def _guess_encoding(data: bytes) -> tuple[str, bool]:
         clear = best.chaos < 0.2 and (not rivals or rivals[0].chaos - best.chaos >= 0.1)
         return name, clear
     for name in _FALLBACK_ENCODINGS:
-        try:
-            data.decode(name)
-        except UnicodeDecodeError:
-            continue
-        return name, False
+        if _decodes(data, name):
+            return name, False
     raise TabularError({"file": "encoding"})
 
 
