@@ -254,7 +254,8 @@ def _search_page(
     page = keys[:limit]
     ids = [customer_id for _key, customer_id in page]
     loaded = {c.id: c for c in db.scalars(select(Customer).where(Customer.id.in_(ids)))}
-    customers = [loaded[customer_id] for customer_id in ids]
+    # A customer deleted between the two statements (read committed) is left out, not a 500.
+    customers = [loaded[customer_id] for customer_id in ids if customer_id in loaded]
     if len(keys) <= limit:
         return customers, None
     return customers, encode_cursor(list(page[-1]))
@@ -597,7 +598,7 @@ def contact_ids(
     )
     result: dict[int, list[int]] = {account_id: [] for account_id in account_ids}
     for account_id, contact_id in db.execute(stmt):
-        result[int(account_id or 0)].append(contact_id)
+        result[cast(int, account_id)].append(contact_id)
     return result
 
 
