@@ -33,11 +33,15 @@ def extract() -> Catalog:
 
 def _translations(locale: str) -> dict[str, str]:
     """Translations kept as a reviewable table (``tools/<locale>.tsv``: msgid TAB msgstr)."""
-    table = Path(__file__).resolve().parent / f"{locale}.tsv"
-    if not table.exists():
-        return {}
-    rows = (line.split("\t", 1) for line in table.read_text("utf-8").splitlines() if "\t" in line)
-    return {msgid: msgstr for msgid, msgstr in rows}
+    # One table per locale, plus one per domain under tools/<locale>.d/ (fewer edit clashes).
+    here = Path(__file__).resolve().parent
+    tables = [here / f"{locale}.tsv", *sorted((here / f"{locale}.d").glob("*.tsv"))]
+    found: dict[str, str] = {}
+    for table in tables:
+        if table.exists():
+            lines = table.read_text("utf-8").splitlines()
+            found.update(line.split("\t", 1) for line in lines if "\t" in line)
+    return found
 
 
 def update() -> None:

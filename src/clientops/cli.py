@@ -1,4 +1,5 @@
-"""The ``clientops`` command: serve, demo, migrate, users, tokens, jobs."""
+"""The ``clientops`` command: serve, demo, migrate, users, tokens, jobs, import, dedupe,
+resolve."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from clientops import config
 from clientops.auth import cli as auth_cli
 from clientops.core.cli import DatabaseUrl, DataDir, use_database
+from clientops.identity import cli as identity_cli
+from clientops.imports import cli as imports_cli
 from clientops.jobs import cli as jobs_cli
 
 app = typer.Typer(
@@ -22,6 +25,9 @@ app = typer.Typer(
 app.add_typer(auth_cli.user_app, name="user")
 app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(imports_cli.app, name="import")
+app.command("dedupe")(identity_cli.dedupe)
+app.command("resolve")(identity_cli.resolve)
 err = Console(stderr=True)
 
 

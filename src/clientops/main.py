@@ -26,8 +26,16 @@ from clientops.core import i18n
 from clientops.core.web import STATIC_DIR, render
 from clientops.customers import api as customers_api
 from clientops.customers import views as customers_views
+from clientops.events import api as events_api
+from clientops.events import views as events_views
 from clientops.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from clientops.identity import api as identity_api
+from clientops.identity import views as identity_views
+from clientops.imports import api as imports_api
+from clientops.imports import views as imports_views
 from clientops.jobs import views as jobs_views
+from clientops.quality import api as quality_api
+from clientops.quality import views as quality_views
 
 GC_THRESHOLDS = (20_000, 50, 100)
 """Cyclic GC thresholds while serving (CPython's defaults are 700, 10, 10)."""
@@ -48,6 +56,14 @@ ROUTERS = (
     customers_api.router,
     audit_views.router,
     jobs_views.router,
+    imports_views.router,
+    imports_api.router,
+    events_views.router,
+    events_api.router,
+    identity_views.router,
+    identity_api.router,
+    quality_views.router,
+    quality_api.router,
 )
 
 

@@ -12,7 +12,14 @@ from clientops.customers.models import (
     Tag,
 )
 from clientops.db import Base
+from clientops.events import models as events_models
+from clientops.identity import models as identity_models
+from clientops.imports import models as imports_models
 from clientops.jobs.models import Job, JobLog
+from clientops.quality import models as quality_models
+
+# The data-platform domains register their tables by being imported (their classes are many).
+DOMAIN_MODELS = (events_models, identity_models, imports_models, quality_models)
 
 metadata = Base.metadata
 

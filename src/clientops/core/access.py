@@ -19,6 +19,11 @@ PERMISSIONS = (
     "users:manage",
     "fields:manage",
     "jobs:read",
+    "imports:run",
+    "events:read",
+    "events:write",
+    "identity:review",
+    "quality:read",
 )
 
 _READ = {"customers:read", "accounts:read"}
@@ -27,11 +32,14 @@ _WRITE = {"customers:write", "accounts:write", "activities:write"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "ops_manager": frozenset(
-        _READ | _WRITE | {"customers:delete", "customers:reveal", "customers:export", "jobs:read"}
+        _READ
+        | _WRITE
+        | {"customers:delete", "customers:reveal", "customers:export", "jobs:read"}
+        | {"imports:run", "events:read", "events:write", "identity:review", "quality:read"}
     ),
     "project_manager": frozenset(_READ | {"activities:write", "customers:reveal", "jobs:read"}),
     "agent": frozenset(_READ | _WRITE),
-    "analyst": frozenset(_READ | {"customers:export", "jobs:read"}),
+    "analyst": frozenset(_READ | {"customers:export", "jobs:read", "events:read", "quality:read"}),
     "viewer": frozenset(_READ),
 }
 

@@ -88,9 +88,13 @@ def stop() -> None:
 def _load_workflow_modules() -> None:
     # Each domain module defining workflows is imported here, inside the function: those
     # modules import this one for ``job_workflow``, so a top-level import would be circular.
-    # The foundation's only workflow (reindex-customers) is in this module; the next ones:
-    #     from clientops.customers import flows as _customers_flows
-    return None
+    # The foundation's workflow (reindex-customers) is in this module.
+    from clientops.events import flows as _events_flows
+    from clientops.identity import flows as _identity_flows
+    from clientops.imports import flows as _imports_flows
+    from clientops.quality import flows as _quality_flows
+
+    del _events_flows, _identity_flows, _imports_flows, _quality_flows
 
 
 def submit(

@@ -1,0 +1,3 @@
+"""Imports tables (being built for issue #3)."""
+
+from __future__ import annotations

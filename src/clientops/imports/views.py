@@ -1,0 +1,7 @@
+"""Imports pages (being built for issue #3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/imports")

@@ -1,0 +1,7 @@
+"""Data quality JSON API (being built for issue #3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/quality")

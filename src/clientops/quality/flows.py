@@ -1,0 +1,3 @@
+"""Data quality durable workflows (being built for issue #3)."""
+
+from __future__ import annotations
