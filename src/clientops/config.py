@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     jobs_enabled: bool = True
     job_step_delay_ms: int = Field(default=0, ge=0)
     page_size: int = Field(default=25, ge=1, le=200)
+    # Customer data platform (issue #3)
+    phone_region: str = Field(default="CN", min_length=2, max_length=2)
+    import_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(default=5_000_000, ge=1)
+    import_xlsx_max_uncompressed: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    import_xlsx_max_ratio: int = Field(default=200, ge=10)
+    import_batch_size: int = Field(default=10_000, ge=100)
+    events_max_batch: int = Field(default=1000, ge=1)
+    events_max_event_bytes: int = Field(default=32 * 1024, ge=1024)
+    events_max_batch_bytes: int = Field(default=512 * 1024, ge=1024)
+    identity_auto_merge: float = Field(default=0.99, gt=0, le=1)
+    identity_review_from: float = Field(default=0.80, gt=0, le=1)
 
     @property
     def app_database_url(self) -> str:
