@@ -28,3 +28,19 @@ def mask_text(value: str | None) -> str | None:
         return value
     keep = min(6, max(len(value) // 3, 1))
     return value[:keep] + "****"
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """Keep the first four and last four characters: ``1101**********002X``."""
+    if not value:
+        return value
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_birth_date(value: str | None) -> str | None:
+    """Keep the year of an ISO date: ``1949-12-31`` → ``1949-**-**``."""
+    if not value:
+        return value
+    return value[:4] + "-**-**"

@@ -143,7 +143,7 @@ def reveal_field(
     db: SessionDep,
     principal: Revealer,
     customer_id: RecordId,
-    field: Annotated[Literal["phone", "email", "address"], Query()],
+    field: Annotated[Literal["phone", "email", "address", "id_number", "birth_date"], Query()],
 ) -> RevealRead:
     """Reveal a masked personal field, recording the read."""
     value = service.reveal(db=db, customer_id=customer_id, field_name=field, principal=principal)

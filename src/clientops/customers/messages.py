@@ -22,6 +22,17 @@ ERRORS = {
     "invalid": N_("Invalid value."),
     "too_long": N_("This is too long."),
     "account_is_company": N_("An account is always a company."),
+    "invalid_id_number": N_(
+        "Enter a valid resident identity number: 18 characters (the last may be X) "
+        "with a correct check digit, or the old 15-digit form."
+    ),
+    "invalid_postcode": N_("Enter a postcode of letters and digits, e.g. 518057."),
+    "implausible_birth_date": N_("A birth date cannot be in the future or before 1850."),
+    "birth_date_mismatch": N_("The birth date does not match the one in the identity number."),
+    "invalid_birth_date": N_(
+        "Enter a date such as 1990-01-31, 1990/1/31 or 1990年1月31日 (a day/month order "
+        "like 05/01/1990 is ambiguous)."
+    ),
 }
 
 

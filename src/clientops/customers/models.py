@@ -162,7 +162,10 @@ class Activity(Audited, Base):
     """Something that happened with a customer: a note, call, meeting or logged email."""
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_customer_at", "customer_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_activities_customer_at", "customer_id", "occurred_at"),
+        UniqueConstraint("source", "external_id"),  # imports: re-importing changes nothing
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
@@ -170,13 +173,18 @@ class Activity(Audited, Base):
     body: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    source: Mapped[str | None] = mapped_column(String(60))
+    external_id: Mapped[str | None] = mapped_column(String(120))
 
 
 class Order(Audited, Base):
     """A purchase by a customer."""
 
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_customer_at", "customer_id", "ordered_at"),)
+    __table_args__ = (
+        Index("ix_orders_customer_at", "customer_id", "ordered_at"),
+        UniqueConstraint("source", "number"),  # imports: re-importing changes nothing
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     number: Mapped[str] = mapped_column(String(40))
@@ -185,3 +193,4 @@ class Order(Audited, Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     channel: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="paid")
+    source: Mapped[str | None] = mapped_column(String(60))

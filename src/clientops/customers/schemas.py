@@ -33,7 +33,21 @@ class CustomerBase(BaseModel):
     phone: Text | None = Field(default=None, max_length=40)
     email: Text | None = Field(default=None, max_length=254)
     address: Text | None = Field(default=None, max_length=500)
+    province: Text | None = Field(default=None, max_length=40)
     city: Text | None = Field(default=None, max_length=100)
+    district: Text | None = Field(default=None, max_length=60)
+    postcode: Text | None = Field(default=None, max_length=16)
+    birth_date: Text | None = Field(
+        default=None,
+        max_length=40,
+        description="A date: 1990-01-31, 1990/1/31, 1990.1.31, 1990年1月31日 or 19900131; "
+        "day/month order only when unambiguous (31/01/1990).",
+    )
+    id_number: Text | None = Field(
+        default=None,
+        max_length=40,
+        description="Mainland resident identity number (18 characters, or the legacy 15 digits).",
+    )
     title: Text | None = Field(default=None, max_length=120)
     website: Text | None = Field(default=None, max_length=200)
     industry: Text | None = Field(default=None, max_length=100)
@@ -71,7 +85,14 @@ class CustomerRead(BaseModel):
     phone: str | None
     email: str | None
     address: str | None
+    province: str | None
     city: str | None
+    district: str | None
+    postcode: str | None
+    birth_date: str | None = Field(
+        description="ISO date; masked to the year (1990-**-**) for roles that see masked data."
+    )
+    id_number: str | None
     title: str | None
     website: str | None
     industry: str | None

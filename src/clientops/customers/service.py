@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,15 +16,22 @@ from sqlalchemy.orm import Session
 
 from clientops.audit import service as audit_service
 from clientops.auth import service as auth_service
+from clientops.config import current as current_settings
 from clientops.core import masking
 from clientops.core.access import Principal
+from clientops.core.cnaddress import split_address
 from clientops.core.normalise import (
+    EARLIEST_BIRTH_DATE,
     PREFIX_END,
     alt_name_key,
+    clean_name,
     clean_text,
     display_phone,
+    id_number_birth_date,
     name_key,
+    parse_date,
     parse_email,
+    parse_id_number,
     parse_phone,
     phone_key,
     query_kind,
@@ -48,7 +56,9 @@ from clientops.customers.schemas import (
 )
 from clientops.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 
-PERSONAL_FIELDS = ("phone", "email", "address")
+PERSONAL_FIELDS = ("phone", "email", "address", "id_number", "birth_date")
+PLACE_LEVELS = ("province", "city", "district")
+_POSTCODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{1,10}[A-Za-z0-9]")
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 
 MATCH = "match"
@@ -295,7 +305,12 @@ def to_read(
         "phone": display_phone(customer.phone),
         "email": customer.email,
         "address": customer.address,
+        "province": customer.province,
         "city": customer.city,
+        "district": customer.district,
+        "postcode": customer.postcode,
+        "birth_date": customer.birth_date.isoformat() if customer.birth_date else None,
+        "id_number": customer.id_number,
         "title": customer.title,
         "website": customer.website,
         "industry": customer.industry,
@@ -318,6 +333,8 @@ def to_read(
             "phone": masking.mask_phone,
             "email": masking.mask_email,
             "address": masking.mask_text,
+            "id_number": masking.mask_id_number,
+            "birth_date": masking.mask_birth_date,
         }
         for name, fn in mask.items():
             if name not in revealed:
@@ -340,6 +357,8 @@ def reveal(*, db: Session, customer_id: int, field_name: str, principal: Princip
         details={"field": field_name},
     )
     value = getattr(customer, field_name)
+    if isinstance(value, date):
+        return value.isoformat()
     return display_phone(value) if field_name == "phone" else value
 
 
@@ -353,7 +372,7 @@ def _contact_fields(data: CustomerBase, errors: dict[str, str]) -> dict[str, Any
         values["phone"] = values["phone_key"] = None
         if data.phone and data.phone.strip():
             try:
-                values["phone"] = parse_phone(data.phone)
+                values["phone"] = parse_phone(data.phone, current_settings().phone_region)
                 values["phone_key"] = phone_key(values["phone"])
             except ValueError as exc:
                 errors["phone"] = str(exc)
@@ -374,7 +393,10 @@ def _validated(
     values = _contact_fields(data, errors)
     plain = {
         "address",
+        "province",
         "city",
+        "district",
+        "postcode",
         "title",
         "website",
         "industry",
@@ -390,14 +412,94 @@ def _validated(
         values[name] = clean_text(raw) or None if isinstance(raw, str) else raw
     new_name: str | None = getattr(data, "name", None)
     if new_name is not None:
-        cleaned = clean_text(new_name)
+        cleaned = clean_name(new_name)
         if not cleaned:
             errors["name"] = "required"
         values.update(name=cleaned, name_key=name_key(cleaned), alt_key=alt_name_key(cleaned))
+    if values.get("postcode") and not _POSTCODE.fullmatch(values["postcode"]):
+        errors["postcode"] = "invalid_postcode"
+    _fill_places(data, current, values)
+    _identity_fields(data, current, values, errors)
     _check_links(db, data, principal, current, values, errors)
     if errors:
         raise InvalidInput(errors)
     return values
+
+
+def _fill_places(data: CustomerBase, current: Customer | None, values: dict[str, Any]) -> None:
+    """Province, city and district from a Chinese address written in this change.
+
+    A level is filled when it is empty, or when it only repeated what the previous address
+    said (so it follows a move); a level the user typed differently is never overwritten, nor
+    is a level cleared because the new address does not name it.
+    """
+    if not values.get("address"):
+        return
+    new = split_address(values["address"])
+    old = split_address(current.address) if current is not None and current.address else None
+    sent = data.model_fields_set
+    for level in PLACE_LEVELS:
+        found = getattr(new, level)
+        stored = getattr(current, level) if current is not None else None
+        value = values.get(level) if level in sent else stored
+        if found is None or value == found:
+            continue
+        if level in sent and value and value != stored:
+            continue  # typed (or changed) in this very change: the user's value wins
+        if not value or (old is not None and value == getattr(old, level)):
+            values[level] = found
+
+
+def _identity_fields(
+    data: CustomerBase, current: Customer | None, values: dict[str, Any], errors: dict[str, str]
+) -> None:
+    """Identity number and birth date, parsed and checked against each other."""
+    sent = data.model_fields_set
+    if "id_number" in sent:
+        values["id_number"] = None
+        if data.id_number and data.id_number.strip():
+            try:
+                values["id_number"] = parse_id_number(data.id_number)
+            except ValueError as exc:
+                errors["id_number"] = str(exc)
+    if "birth_date" in sent:
+        values["birth_date"] = None
+        if data.birth_date and data.birth_date.strip():
+            try:
+                values["birth_date"] = _birth_date(data.birth_date)
+            except ValueError as exc:
+                errors["birth_date"] = str(exc)
+    if sent & {"id_number", "birth_date"} and not errors.keys() & {"id_number", "birth_date"}:
+        _match_birth_date(sent, current, values, errors)
+
+
+def _birth_date(text: str) -> date:
+    """A birth date: a readable date, not in the future and not before 1850."""
+    try:
+        born = parse_date(text)
+    except ValueError as exc:
+        raise ValueError("invalid_birth_date") from exc
+    if not EARLIEST_BIRTH_DATE <= born <= date.today():
+        raise ValueError("implausible_birth_date")
+    return born
+
+
+def _match_birth_date(
+    sent: set[str], current: Customer | None, values: dict[str, Any], errors: dict[str, str]
+) -> None:
+    """The birth date must be the one inside the identity number; an empty one is filled."""
+    id_number = values["id_number"] if "id_number" in sent else getattr(current, "id_number", None)
+    born = values["birth_date"] if "birth_date" in sent else getattr(current, "birth_date", None)
+    if not id_number:
+        return
+    try:
+        encoded = id_number_birth_date(id_number)
+    except ValueError:
+        return  # a stored number from before validation: nothing to compare with
+    if born is None:
+        values["birth_date"] = encoded
+    elif born != encoded:
+        errors["birth_date" if "birth_date" in sent else "id_number"] = "birth_date_mismatch"
 
 
 def _check_links(

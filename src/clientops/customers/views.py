@@ -25,7 +25,9 @@ from clientops.customers.schemas import (
     CustomerUpdate,
     CustomFieldCreate,
 )
+from clientops.events import service as events_service
 from clientops.exceptions import Conflict, InvalidInput
+from clientops.identity import service as identity_service
 
 router = APIRouter(prefix="/customers")
 fields_router = APIRouter(prefix="/settings")
@@ -44,7 +46,12 @@ FORM_FIELDS = (
     "phone",
     "email",
     "address",
+    "province",
     "city",
+    "district",
+    "postcode",
+    "birth_date",
+    "id_number",
     "title",
     "website",
     "industry",
@@ -62,7 +69,12 @@ EXPORT_COLUMNS = (
     "phone",
     "email",
     "address",
+    "province",
     "city",
+    "district",
+    "postcode",
+    "birth_date",
+    "id_number",
     "industry",
     "lifecycle_stage",
     "owner_id",
@@ -260,7 +272,10 @@ def detail(request: Request, db: SessionDep, principal: Reader, customer_id: Rec
         "contacts": service.contacts(db=db, account_id=customer.id, principal=principal)
         if customer.kind == "company"
         else [],
-        "timeline": service.timeline(db=db, customer_id=customer.id),
+        "timeline": events_service.with_events(
+            service.timeline(db=db, customer_id=customer.id), db=db, customer_id=customer.id
+        ),
+        "event_summary": events_service.summary(db=db, customer_id=customer.id),
         "orders": service.recent_orders(db=db, customer_id=customer.id),
         "summary": service.order_summary(db=db, customer_id=customer.id),
         "owner": auth_service.get_user(db=db, user_id=customer.owner_id)
@@ -270,6 +285,7 @@ def detail(request: Request, db: SessionDep, principal: Reader, customer_id: Rec
         "fields": {f.key: f for f in service.list_fields(db=db)},
         "masked": not principal.sees_clear,
         "can_reveal": principal.can("customers:reveal"),
+        "merges": identity_service.merges_into(db=db, customer_id=customer.id),
     }
     return render(request, "customers/detail.html", context)
 
