@@ -188,6 +188,32 @@ class Poster:
                 self.totals["duplicates"] += answer["duplicates"]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a local process has used so far (0 when unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _db_backends(url: str) -> list[int]:
+    """Process ids of the PostgreSQL backends serving this database (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        found = list(pids)
+    engine.dispose()
+    return found
+
+
 def _counts(url: str, run: str) -> dict[str, int]:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -228,12 +254,18 @@ def main() -> None:
     try:
         poster = Poster(f"http://127.0.0.1:{port}", token, bodies, retry)
         threads = [threading.Thread(target=poster.run) for _ in range(args.concurrency)]
+        server_cpu_before = _cpu_seconds(proc.pid)
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
+        # What the work cost in CPU, whatever else the machine was doing meanwhile: the
+        # server process, and the database backends it used (PostgreSQL on this machine).
+        server_cpu = _cpu_seconds(proc.pid) - server_cpu_before
+        backends = _db_backends(url)
+        db_cpu = sum(_cpu_seconds(pid) for pid in backends)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -252,6 +284,9 @@ def main() -> None:
                 "p50_batch_ms": round(statistics.median(lat), 1),
                 "p95_batch_ms": round(lat[max(int(len(lat) * 0.95) - 1, 0)], 1),
                 "max_batch_ms": round(lat[-1], 1),
+                "server_cpu_s": round(server_cpu, 2),
+                "db_cpu_s": round(db_cpu, 2) if backends else None,
+                "events_per_server_cpu_s": round(args.events / server_cpu) if server_cpu else None,
                 "batches": len(bodies),
                 "retried_batches": len(retry),
                 "accepted": poster.totals["accepted"],

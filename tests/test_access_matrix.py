@@ -80,7 +80,40 @@ BODIES: dict[str, dict[str, Any]] = {
     "/edit": {"name": "Matrix Renamed", "kind": "company"},
     "/new": {"name": "Matrix Person", "kind": "person"},
     "/language": {"locale": "en"},
+    "/api/v1/events": {
+        "batch": [
+            {
+                "type": "track",
+                "message_id": "matrix-1",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "user_id": "matrix",
+                "event": "Matrix check",
+            }
+        ]
+    },
 }
+
+
+def _identity_ids(path: str, world: factories.World) -> dict[str, int]:
+    """A fresh pending pair and a fresh merge of East customers, for the identity routes."""
+    if "{pair_id}" not in path and "{merge_id}" not in path:
+        return {}
+    from clientops.identity import service as identity_service
+
+    admin = world.principal("admin")
+    twins = [
+        factories.make_customer(admin, name="Matrix Twin", team_id=world.teams["East"])
+        for _ in range(4)
+    ]
+    with transaction() as db:
+        bind(db, actor=SYSTEM)
+        candidate = identity_service.Candidate(twins[0], twins[1], 0.9, 5.0, "model", {})
+        pair = identity_service.save_candidate(db=db, candidate=candidate)
+        merge = identity_service.merge(
+            db=db, survivor_id=twins[2], merged_id=twins[3], actor=SYSTEM, reason={}
+        )
+        assert pair is not None
+        return {"pair_id": pair.id, "merge_id": merge.id}
 
 
 def _body(method: str, path: str) -> dict[str, Any]:
@@ -131,6 +164,9 @@ def test_route_role_matrix(app: Any, world: factories.World) -> None:
                 "job_id": job_id,
                 "field_name": "phone",
                 "code": "en",
+                "field": "phone",
+                "metric": "invalid",
+                **_identity_ids(route.path, world),
             }
             path = _fill(route.path, ids)
             api = path.startswith("/api/")

@@ -117,7 +117,9 @@ def _dump(customer_id: int) -> dict[str, Any]:
         for table, column in _links():
             if table.startswith("identity_"):
                 continue
-            rows = s.execute(text(f"SELECT * FROM {table} WHERE {column} = :id"), {"id": customer_id})
+            rows = s.execute(
+                text(f"SELECT * FROM {table} WHERE {column} = :id"), {"id": customer_id}
+            )
             dump[f"{table}.{column}"] = sorted(
                 (tuple(sorted(r.items(), key=lambda kv: kv[0])) for r in rows.mappings()), key=repr
             )

@@ -3,11 +3,13 @@ summaries of what the events say."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from clientops.db import Base, utcnow
 
@@ -17,6 +19,26 @@ IDENTITY_KINDS = ("anonymous_id", "user_id")
 # SQLite numbers rows itself only for an INTEGER primary key; PostgreSQL needs 64 bits here.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
 UNLINKED = text("customer_id IS NULL")
+
+
+class JSONText(TypeDecorator[dict[str, Any]]):
+    """A JSON document kept as text: stored as the client sent it (already checked), with no
+    second parse by the database on the ingestion path; read back as a dict. Query it with
+    ``payload::json`` on PostgreSQL, the JSON functions on SQLite and DuckDB."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def process_result_value(self, value: Any, dialect: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        parsed: dict[str, Any] = json.loads(value)
+        return parsed
 
 
 class Event(Base):
@@ -62,7 +84,7 @@ class Event(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     occurred_at: Mapped[datetime] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONText)
 
 
 class EventIdentity(Base):
@@ -84,7 +106,8 @@ class EventIdentity(Base):
 
 class EventSummary(Base):
     """What a customer's events add up to, kept current by each batch; derived data that
-    ``service.recompute_summary`` rebuilds from the events alone."""
+    ``service.recompute_summary`` rebuilds from the events alone. No column that changes is
+    indexed, so PostgreSQL can update the rows in place (the same rows change every batch)."""
 
     __tablename__ = "event_summaries"
 
@@ -92,7 +115,7 @@ class EventSummary(Base):
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     first_seen_at: Mapped[datetime] = mapped_column()
-    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+    last_seen_at: Mapped[datetime] = mapped_column()
     events: Mapped[int] = mapped_column(default=0)
     identifies: Mapped[int] = mapped_column(default=0)
     tracks: Mapped[int] = mapped_column(default=0)

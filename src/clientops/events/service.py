@@ -204,15 +204,25 @@ def _decoded(body: bytes) -> str:
         ) from None
 
 
+def _not_a_batch(text: str, exc: Exception) -> BatchRefused:
+    """Why a body could not be read as a batch: it is not JSON, or JSON of another shape."""
+    try:
+        json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError):
+        return BatchRefused(400, "invalid_json", {"body": str(exc)[:200]})
+    return BatchRefused(400, "invalid_batch", {"body": 'expected {"batch": [event, ...]}'})
+
+
 def parse_body(body: bytes, *, settings: Settings) -> tuple[str, list[RawEvent]]:
     """The source and the events (each with its JSON text) of a request body;
     ``BatchRefused`` when the body is not a batch or is over the limits."""
     if len(body) > settings.events_max_batch_bytes:
         raise BatchRefused(413, "batch_too_large", _limit("bytes", settings.events_max_batch_bytes))
+    text = _decoded(body)
     try:
-        fields, events = _Reader(_decoded(body)).batch()
+        fields, events = _Reader(text).batch()
     except (ValueError, RecursionError) as exc:
-        raise BatchRefused(400, "invalid_json", {"body": str(exc)[:200]}) from None
+        raise _not_a_batch(text, exc) from None
     if events is None:
         raise BatchRefused(400, "invalid_batch", {"body": 'expected {"batch": [event, ...]}'})
     unknown = sorted(set(fields) - {"source"})
@@ -576,7 +586,7 @@ _COLUMNS = (
 )
 _PG_INSERT = (
     f"INSERT INTO events ({_COLUMNS}) "
-    "SELECT m, t, n, %s, u, a, c, o, %s, p::json "
+    "SELECT m, t, n, %s, u, a, c, o, %s, p "
     "FROM unnest(%b::varchar[], %b::varchar[], %b::varchar[], %b::varchar[], %b::varchar[], "
     "%b::int[], %b::timestamptz[], %b::text[]) AS x(m, t, n, u, a, c, o, p) "
     "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"

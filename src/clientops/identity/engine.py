@@ -56,7 +56,7 @@ MAX_SHARED = 10
 MIN_RECORDS_TO_TRAIN = 1000
 # Pairs sampled for u (random pairs) and for each EM session: enough for stable estimates,
 # small enough that training stays a few seconds at a million records.
-U_SAMPLE_PAIRS = 3e6
+U_SAMPLE_PAIRS = 2e6
 EM_SAMPLE_PAIRS = 2e6
 # Assumed recall of the deterministic rules, used to estimate the share of matching pairs.
 DETERMINISTIC_RECALL = 0.7
@@ -121,20 +121,28 @@ class Result:
 # ---------------------------------------------------------------- standardisation helpers
 
 
-def _is_hanzi(char: str) -> bool:
-    return "\u3400" <= char <= "\u9fff" or "\U00020000" <= char <= "\U0002ffff"
+_HANZI = re.compile("[\u3400-\u9fff\U00020000-\U0002ffff]")
+# Codepoint → toneless pinyin, filled as characters are met; str.translate then converts a
+# whole name in C, ~50x faster than calling pypinyin per name.
+_PINYIN: dict[int, str] = {}
 
 
-@lru_cache(maxsize=65536)
-def _char_pinyin(char: str) -> str:
+def _learn_pinyin(chars: Iterable[str]) -> None:
+    """Add the pinyin of the hanzi among ``chars`` that the table does not know yet."""
+    new = [c for c in chars if ord(c) not in _PINYIN and _HANZI.match(c)]
+    if not new:
+        return
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(char)).lower()
+    for char in new:
+        _PINYIN[ord(char)] = "".join(lazy_pinyin(char)).lower()
 
 
 def hanzi_pinyin(text: str) -> str:
     """The pinyin of each hanzi in ``text``, toneless and joined (``张伟`` → ``zhangwei``)."""
-    return "".join(_char_pinyin(c) for c in text if _is_hanzi(c))
+    hanzi = "".join(_HANZI.findall(text))
+    _learn_pinyin(set(hanzi))
+    return hanzi.translate(_PINYIN)
 
 
 def surname_pinyin(surname: str) -> str:
@@ -188,38 +196,54 @@ class NameForms:
 
 
 def name_forms(name: str, given: str = "", family: str = "") -> NameForms | None:
-    """Comparable forms of a name given whole, or as given and family parts (already simplified)."""
-    whole = clean_text(name or "") or clean_text(
-        f"{family}{given}" if _has_hanzi(family + given) else f"{given} {family}"
-    )
-    if not whole:
+    """Comparable forms of a name given whole, or as given and family parts.
+
+    Traditional characters are made simplified first (see :func:`to_simplified`).
+    """
+    name, given, family = to_simplified([_clean(name or ""), _clean(given), _clean(family)])
+    forms = _name_tuple(name, given, family)
+    return NameForms(*forms) if forms else None
+
+
+def _name_tuple(
+    name: str, given: str, family: str
+) -> tuple[str | None, str, str, str, str] | None:
+    """The hot path of :func:`name_forms`: cleaned, simplified input; a tuple out."""
+    if not name:
+        name = f"{family}{given}" if _HANZI.search(family + given) else f"{given} {family}".strip()
+        from_parts = bool(family)
+    else:
+        from_parts = False
+    if not name:
         return None
-    hanzi = "".join(c for c in whole if _is_hanzi(c))
-    if hanzi and not _LETTERS.search(fold_ascii(whole)):
-        fam, giv = (
-            (clean_text(family), clean_text(given))
-            if not name and family
-            else split_hanzi_name(hanzi)
-        )
-        parts = [p for p in (surname_pinyin(fam), hanzi_pinyin(giv)) if p]
+    letters = _LETTERS.findall(name.lower() if name.isascii() else fold_ascii(name))
+    hanzi = "" if letters else "".join(_HANZI.findall(name))
+    if hanzi:
+        fam, giv = (family, given) if from_parts else split_hanzi_name(hanzi)
+        _learn_pinyin(set(hanzi))
+        parts = [p for p in (_SURNAME_PINYIN.get(fam) or fam.translate(_PINYIN),
+                             giv.translate(_PINYIN)) if p]
         reverse = "".join(parts[::-1])
     else:
-        hanzi = ""
-        parts = _LETTERS.findall(fold_ascii(whole))
+        parts = letters
         reverse = "".join(parts[-1:] + parts[:-1])
     if not parts:
         return None
-    return NameForms(
-        hanzi=hanzi or None,
-        forward="".join(parts),
-        reverse=reverse,
-        key="".join(sorted(parts)),
-        initials="".join(sorted(p[0] for p in parts)),
+    ordered = sorted(parts)
+    return (
+        hanzi or None,
+        "".join(parts),
+        reverse,
+        "".join(ordered),
+        "".join(p[0] for p in ordered),
     )
 
 
-def _has_hanzi(text: str) -> bool:
-    return any(_is_hanzi(c) for c in text)
+def _clean(text: str) -> str:
+    # Most values are plain ASCII: skip the Unicode normalisation they do not need.
+    if text.isascii() and text.isprintable():
+        return " ".join(text.split())
+    return clean_text(text)
 
 
 def normalise_phone(value: str, region: str = "CN") -> str | None:
@@ -232,6 +256,12 @@ def normalise_phone(value: str, region: str = "CN") -> str | None:
 
 # ---------------------------------------------------------------- standardisation in DuckDB
 
+_WIDE = "".join(chr(c) for c in range(0xFF01, 0xFF5F) if chr(c) != "＇") + "\u3000"
+_NARROW = "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if chr(c) != "＇") + " "
+_INVISIBLE = (
+    "[\\x{200b}-\\x{200f}\\x{202a}-\\x{202e}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}"
+    "\\x{feff}\\x{00}-\\x{08}\\x{0e}-\\x{1f}\\x{7f}-\\x{9f}]"
+)
 _FULLWIDTH = "０１２３４５６７８９＋－（）＠．　"
 _HALFWIDTH = "0123456789+-()@. "
 
@@ -282,33 +312,44 @@ def _map_distinct(
     con.unregister(f"{name}_arrow")
 
 
+def _clean_sql(column: str) -> str:
+    """SQL for what :func:`clean_text` does to ``column``: full-width → ASCII, no invisible or
+    control characters, whitespace runs made one space, trimmed."""
+    return (
+        f"trim(regexp_replace(regexp_replace(translate({column}, '{_WIDE}', '{_NARROW}'), "
+        f"'{_INVISIBLE}', '', 'g'), '\\s+', ' ', 'g'))"
+    )
+
+
 def _name_source_sql() -> str:
     # One key per (name, given, family) so each distinct combination is converted once.
-    return (
-        "coalesce(raw_name, '') || chr(1) || coalesce(raw_given_name, '') || chr(1) "
-        "|| coalesce(raw_family_name, '')"
+    return " || chr(1) || ".join(
+        f"coalesce({_clean_sql(f'raw_{role}')}, '')"
+        for role in ("name", "given_name", "family_name")
     )
 
 
 def _convert_names(keys: Sequence[str]) -> list[tuple[Any, ...] | None]:
+    # Keys arrive cleaned by SQL (_CLEAN); one OpenCC call converts them all.
     simplified = to_simplified(keys)
+    _learn_pinyin(set("".join(simplified)))
     out: list[tuple[Any, ...] | None] = []
     for key in simplified:
-        name, given, family = (key.split("\x01") + ["", ""])[:3]
-        forms = name_forms(name, given, family)
-        if forms is None:
-            out.append(None)
-            continue
-        chars = sorted(set(forms.hanzi)) if forms.hanzi else None
-        out.append((forms.hanzi, forms.forward, forms.reverse, forms.key, forms.initials, chars))
+        name, given, family = key.split("\x01")
+        forms = _name_tuple(name, given, family)
+        out.append(None if forms is None else (*forms, sorted(set(forms[0])) if forms[0] else None))
     return out
 
 
 def _convert_places(keys: Sequence[str]) -> list[tuple[Any, ...] | None]:
-    cleaned = [clean_text(k) for k in keys]
     out: list[tuple[Any, ...] | None] = []
-    for value in to_simplified(cleaned):
-        text = fold_ascii(value) if not _has_hanzi(value) else value.replace(" ", "")
+    for value in to_simplified(keys):
+        if value.isascii():
+            text = value.casefold()
+        elif _HANZI.search(value):
+            text = value.replace(" ", "")
+        else:
+            text = fold_ascii(value)
         out.append((text or None,))
     return out
 
@@ -354,8 +395,8 @@ def _standardise_into(con: duckdb.DuckDBPyConnection, records: pa.Table) -> str:
     )
     _map_distinct(
         con,
-        "SELECT DISTINCT raw_address FROM raw2 WHERE raw_address IS NOT NULL "
-        "UNION SELECT DISTINCT raw_city FROM raw2 WHERE raw_city IS NOT NULL",
+        f"SELECT DISTINCT {_clean_sql('raw_address')} FROM raw2 WHERE raw_address IS NOT NULL "
+        f"UNION SELECT DISTINCT {_clean_sql('raw_city')} FROM raw2 WHERE raw_city IS NOT NULL",
         _convert_places,
         "places_std",
         ("place",),
@@ -397,8 +438,8 @@ WITH joined AS (
   FROM raw2 r
   LEFT JOIN names_std n ON n.k = r.name_src
   LEFT JOIN phones_std p ON p.k = r.raw_phone AND r.ph_fast IS NULL
-  LEFT JOIN places_std a ON a.k = r.raw_address
-  LEFT JOIN places_std c ON c.k = r.raw_city
+  LEFT JOIN places_std a ON a.k = {_clean_sql("r.raw_address")}
+  LEFT JOIN places_std c ON c.k = {_clean_sql("r.raw_city")}
 )
 SELECT unique_id, nm_hz, nm_fwd, nm_rev, nm_key, nm_init, nm_chars, ph, em,
        -- The street part of a Chinese address (after the last district/county), so that

@@ -120,6 +120,7 @@ def _pair_page(
         "left": sides[0],
         "right": sides[1],
         "compared": COMPARED,
+        "labels": dict(COMPARED),
         "survivor_id": service.default_survivor(db=db, ids=live) if len(live) == 2 else None,
         "error": error,
     }

@@ -9,17 +9,30 @@ flush listener does not see these rows: the import records one audit event per b
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 T = TypeVar("T")
-CHUNK = 5_000
-"""Keys per ``IN (...)`` list: under SQLite's 32,766 bound parameters, kind to the planner."""
+CHUNK = 20_000
+"""Keys looked up per query (a batch's worth)."""
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -31,6 +44,25 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 def is_postgres(conn: Connection) -> bool:
     """True on PostgreSQL."""
     return conn.dialect.name == "postgresql"
+
+
+def among(dialect: str, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values`` as one bound value, not one per key: ``= ANY(array)`` on
+    PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite."""
+    items = list(values)
+    if dialect == "postgresql":
+        item_type = Integer if items and isinstance(items[0], int) else String
+        array: Any = bindparam("keys", items, unique=True, type_=ARRAY(item_type))
+        return column == any_(array)  # type: ignore[no-any-return]
+    keys: Any = select(literal_column("value")).select_from(func.json_each(json.dumps(items)))
+    return column.in_(keys)  # type: ignore[no-any-return]
+
+
+def stamp(conn: Connection, moment: datetime) -> Any:
+    """A timestamp as a bulk write stores it: SQLAlchemy's UTC text on SQLite."""
+    if is_postgres(conn):
+        return moment
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def allocate_ids(conn: Connection, table: str, count: int) -> list[int]:
@@ -48,14 +80,24 @@ def allocate_ids(conn: Connection, table: str, count: int) -> list[int]:
     return list(range(int(last) + 1, int(last) + 1 + count))
 
 
+def moment(conn: Connection, iso: str) -> Any:
+    """An ISO timestamp (with its offset) as a bulk write stores it."""
+    if is_postgres(conn):
+        return iso
+    return stamp(conn, datetime.fromisoformat(iso))
+
+
 def insert_rows(
     conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
-    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``."""
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``.
+
+    Values go in as given: text (ISO dates, decimal text), numbers, or times from ``stamp``.
+    """
     if is_postgres(conn):
         _copy(conn, table, columns, rows)
         return
-    converted = [tuple(map(_sqlite_value, row)) for row in rows]
+    converted = list(rows)
     if converted:
         marks = ", ".join("?" * len(columns))
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
@@ -84,7 +126,7 @@ def update_rows(
         _update_from_copy(conn, table, columns, rows)
         return
     assignments = ", ".join(f"{column} = ?" for column in columns)
-    converted = [tuple(map(_sqlite_value, row)) for row in rows]
+    converted = [tuple(map(_sqlite_value, row)) for row in rows]  # updates are few: typed
     conn.exec_driver_sql(f"UPDATE {table} SET {assignments} WHERE id = ?", converted)
 
 

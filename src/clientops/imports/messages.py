@@ -62,6 +62,10 @@ FILE_ERRORS = {
     "too_large": N_("The file is larger than the limit of {limit} bytes."),
     "empty_file": N_("The file is empty."),
     "encoding": N_("The file is not in a text encoding we can read (tried {encoding})."),
+    "mixed_encoding": N_(
+        "The file mixes text encodings (line {line} is UTF-8, other lines are not): save it "
+        "again in one encoding, preferably UTF-8."
+    ),
     "nul_byte": N_("The file contains NUL bytes (line {line}): it is not a text table."),
     "zip_bomb": N_("The workbook expands to far more than its size: refused."),
     "not_a_table": N_("The file is neither CSV nor XLSX."),

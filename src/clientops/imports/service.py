@@ -51,7 +51,16 @@ from clientops.imports.models import (
     ImportBatch,
     ImportMapping,
 )
-from clientops.imports.staging import Entry, Scan, StageCounts, Stager, pack, scan_file, unpack
+from clientops.imports.staging import (
+    Entry,
+    Scan,
+    StageCounts,
+    Stager,
+    check_mixed_encoding,
+    pack,
+    scan_file,
+    unpack,
+)
 from clientops.imports.validate import CustomFieldRule, Lookup, RowValidator
 
 PREVIEW_ROWS = 10
@@ -263,6 +272,7 @@ def create(
 
 def _read_headers(db: Session, imp: Import) -> Table:
     table = open_file(imp)
+    check_mixed_encoding(file_path(imp), table)
     imp.encoding = table.encoding
     imp.encoding_confident = table.confident
     imp.delimiter = table.delimiter

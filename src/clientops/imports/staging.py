@@ -25,7 +25,7 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from clientops.core.tabular import Table
+from clientops.core.tabular import Table, TabularError
 from clientops.imports.validate import RowErrors, RowValidator
 
 Entry = list[Any]
@@ -54,6 +54,26 @@ def unpack(data: bytes) -> Any:
 
 
 # --- the raw scan --------------------------------------------------------------------------
+
+_UNICODE_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-32")
+_MIXED_MIN_CHARS = 4
+
+
+def check_mixed_encoding(path: Path, table: Table) -> None:
+    """Refuse a legacy-encoded (GBK...) file in which some lines are UTF-8: decoding it either
+    way garbles part of it. A line counts as UTF-8 when it decodes as UTF-8 with at least four
+    non-ASCII characters (a GBK line almost never does)."""
+    if table.encoding is None or table.encoding in _UNICODE_ENCODINGS:
+        return
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if line.isascii():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if sum(1 for char in text if ord(char) > 127) >= _MIXED_MIN_CHARS:
+            raise TabularError({"file": "mixed_encoding", "line": str(number)})
 
 
 @dataclass

@@ -38,7 +38,16 @@ from clientops.customers.models import (
     Tag,
     customer_tags,
 )
-from clientops.imports.bulk import allocate_ids, chunks, delete_ids, insert_rows, update_rows
+from clientops.imports.bulk import (
+    allocate_ids,
+    among,
+    chunks,
+    delete_ids,
+    insert_rows,
+    moment,
+    stamp,
+    update_rows,
+)
 from clientops.imports.models import OrderLine
 
 Entry = list[Any]
@@ -131,6 +140,11 @@ def apply(db: Session, ctx: Context, entries: list[Entry]) -> Outcome:
 # --- lookups ---------------------------------------------------------------------------------
 
 
+def _in(db: Session, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values`` with the values bound as one array (see ``bulk.among``)."""
+    return among(db.get_bind().dialect.name, column, values)
+
+
 def _visible(db: Session, principal: Principal, ids: Iterable[int]) -> set[int]:
     """Those of ``ids`` that are customers the principal may see."""
     wanted = sorted(set(ids))
@@ -139,7 +153,7 @@ def _visible(db: Session, principal: Principal, ids: Iterable[int]) -> set[int]:
     found: set[int] = set()
     for part in chunks(wanted):
         stmt = customers_service.restrict(
-            select(Customer.id).where(Customer.id.in_(part)), principal
+            select(Customer.id).where(_in(db, Customer.id, part)), principal
         )
         found.update(db.scalars(stmt))
     return found
@@ -150,7 +164,7 @@ def _by_external_id(db: Session, source: str, values: Iterable[str]) -> dict[str
     found: dict[str, int] = {}
     for part in chunks(sorted(set(values))):
         stmt = select(ExternalId.external_id, ExternalId.customer_id).where(
-            ExternalId.source == source, ExternalId.external_id.in_(part)
+            ExternalId.source == source, _in(db, ExternalId.external_id, part)
         )
         found.update({ext: customer_id for ext, customer_id in db.execute(stmt)})
     return found
@@ -168,7 +182,7 @@ def _by_key(
     """Key → ids (ascending) of the visible customers holding it."""
     found: dict[str, list[int]] = defaultdict(list)
     for part in chunks(sorted(set(keys))):
-        stmt: Select[Any] = select(column, Customer.id).where(column.in_(part))
+        stmt: Select[Any] = select(column, Customer.id).where(_in(db, column, part))
         if before is not None:
             stmt = stmt.where(Customer.created_at < before)
         if company:
@@ -185,7 +199,7 @@ def _with_source_id(db: Session, source: str, ids: Iterable[int]) -> set[int]:
     found: set[int] = set()
     for part in chunks(sorted(set(ids))):
         stmt = select(ExternalId.customer_id).where(
-            ExternalId.source == source, ExternalId.customer_id.in_(part)
+            ExternalId.source == source, _in(db, ExternalId.customer_id, part)
         )
         found.update(db.scalars(stmt))
     return found
@@ -383,7 +397,9 @@ class _Customers:
         columns = [getattr(Customer, name) for name in (*SCALARS, "account_id")]
         found: dict[int, dict[str, Any]] = {}
         for part in chunks(ids):
-            for row in self.db.execute(select(Customer.id, *columns).where(Customer.id.in_(part))):
+            for row in self.db.execute(
+                select(Customer.id, *columns).where(_in(self.db, Customer.id, part))
+            ):
                 found[row[0]] = dict(zip((*SCALARS, "account_id"), row[1:], strict=True))
         return found
 
@@ -393,7 +409,7 @@ class _Customers:
             stmt = (
                 select(customer_tags.c.customer_id, Tag.name)
                 .join(Tag, Tag.id == customer_tags.c.tag_id)
-                .where(customer_tags.c.customer_id.in_(part))
+                .where(_in(self.db, customer_tags.c.customer_id, part))
             )
             for customer_id, name in self.db.execute(stmt):
                 found[customer_id].add(name)
@@ -409,7 +425,7 @@ class _Customers:
         for part in chunks(ids):
             stmt = select(
                 v.id, v.customer_id, v.field_id, v.text_value, v.number_value, v.date_value
-            ).where(v.customer_id.in_(part), v.field_id.in_(field_ids))
+            ).where(_in(self.db, v.customer_id, part), v.field_id.in_(field_ids))
             for row_id, customer_id, field_id, text_value, number, day in self.db.execute(stmt):
                 typed = number if number is not None else day if day is not None else text_value
                 found[(customer_id, field_id)] = (row_id, typed)
@@ -515,24 +531,19 @@ class _Customers:
 
     def _insert_customers(self) -> None:
         ctx = self.ctx
+        now = stamp(self.conn, ctx.now)
+        kind, stage = SCALARS.index("kind"), SCALARS.index("lifecycle_stage")
+        team, owner = SCALARS.index("team_id"), SCALARS.index("owner_id")
         # Companies first: on SQLite each row's foreign key is checked as it goes in.
         ordered = sorted(self.plan.new, key=lambda item: item[1].get("kind") != "company")
         rows = []
         for customer_id, values in ordered:
-            row = {name: _stored(values.get(name), name) for name in SCALARS}
-            row["kind"] = row["kind"] or "person"
-            row["lifecycle_stage"] = row["lifecycle_stage"] or "potential"
-            row["team_id"] = row["team_id"] or ctx.team_id
-            row["owner_id"] = row["owner_id"] or ctx.owner_id
-            rows.append(
-                (
-                    customer_id,
-                    *(row[name] for name in SCALARS),
-                    values.get("account_id"),
-                    ctx.now,
-                    ctx.now,
-                )
-            )
+            row = [values.get(name) for name in SCALARS]  # staged text is what the column holds
+            row[kind] = row[kind] or "person"
+            row[stage] = row[stage] or "potential"
+            row[team] = row[team] or ctx.team_id
+            row[owner] = row[owner] or ctx.owner_id
+            rows.append((customer_id, *row, values.get("account_id"), now, now))
         insert_rows(self.conn, "customers", CUSTOMER_COLUMNS, rows)
         accounts = set(self.outcome.accounts)
         self.outcome.created = sorted(c for c, _ in self.plan.new if c not in accounts)
@@ -565,7 +576,9 @@ class _Customers:
             found.update(
                 {
                     n: i
-                    for i, n in self.db.execute(select(Tag.id, Tag.name).where(Tag.name.in_(part)))
+                    for i, n in self.db.execute(
+                        select(Tag.id, Tag.name).where(_in(self.db, Tag.name, part))
+                    )
                 }
             )
         return found
@@ -676,7 +689,9 @@ class _Orders:
         columns = [getattr(Order, name) for name in ("id", "number", *self.FIELDS)]
         found: dict[str, dict[str, Any]] = {}
         for part in chunks(sorted(set(numbers))):
-            stmt = select(*columns).where(Order.source == self.ctx.source, Order.number.in_(part))
+            stmt = select(*columns).where(
+                Order.source == self.ctx.source, _in(self.db, Order.number, part)
+            )
             for row in self.db.execute(stmt):
                 found[row.number] = dict(row._mapping)
         return found
@@ -689,7 +704,7 @@ class _Orders:
                 select(
                     line.order_id, line.sku, line.name, line.quantity, line.unit_price, line.amount
                 )
-                .where(line.order_id.in_(part))
+                .where(_in(self.db, line.order_id, part))
                 .order_by(line.order_id, line.line_no)
             )
             for order_id, *rest in self.db.execute(stmt):
@@ -700,10 +715,10 @@ class _Orders:
         ids = allocate_ids(self.conn, "orders", len(new))
         rows, lines = [], []
         for order_id, (values, customer_id) in zip(ids, new, strict=True):
-            ordered_at = _stored(values["ordered_at"], "ordered_at")
+            ordered_at = moment(self.conn, values["ordered_at"])
             rows.append((
                 order_id, customer_id, values["number"], ordered_at,
-                _stored(values["amount"], "amount"), values.get("currency") or "CNY",
+                values["amount"], values.get("currency") or "CNY",
                 values.get("channel"), values.get("status") or "paid", self.ctx.source,
             ))  # fmt: skip
             if values.get("lines"):
@@ -716,7 +731,7 @@ class _Orders:
         rows = [
             (order_id, number, *line)
             for order_id, lines in orders
-            for number, line in enumerate(_line_tuples(lines), start=1)
+            for number, line in enumerate(lines, start=1)
         ]
         insert_rows(self.conn, "order_lines", LINE_COLUMNS, rows)
 
@@ -773,8 +788,9 @@ class _Activities:
             }
             if current is None:
                 new_rows.append((
-                    customer_id, wanted["kind"], wanted["subject"], wanted.get("body"),
-                    wanted["occurred_at"], actor, self.ctx.source, values["external_id"],
+                    customer_id, values["kind"], values["subject"], values.get("body"),
+                    moment(self.conn, values["occurred_at"]), actor, self.ctx.source,
+                    values["external_id"],
                 ))  # fmt: skip
                 continue
             changes = {n: v for n, v in wanted.items() if v != current[n]}
@@ -802,7 +818,7 @@ class _Activities:
         found: dict[str, dict[str, Any]] = {}
         for part in chunks(sorted(set(keys))):
             stmt = select(*columns).where(
-                Activity.source == self.ctx.source, Activity.external_id.in_(part)
+                Activity.source == self.ctx.source, _in(self.db, Activity.external_id, part)
             )
             for row in self.db.execute(stmt):
                 found[row.external_id] = dict(row._mapping)

@@ -43,6 +43,26 @@ RECORD_TITLES = {
     "duplicate": N_("customers sharing a phone, email or identity number with another customer"),
     "stale": N_("customers not updated within the freshness window"),
 }
+INVALID_RULES = {
+    "name": N_("A name is stored trimmed, without runs of spaces."),
+    "phone": N_("A phone is stored in international E.164 form, e.g. +8613800138000."),
+    "email": N_("An email is stored in lower case, trimmed, as name@domain.tld."),
+    "address": N_("An address is stored trimmed, without runs of spaces."),
+    "province": N_("A Chinese place is the full name of a division (广东省, not 广东)."),
+    "city": N_("A Chinese place is the full name of a division (深圳市, not 深圳)."),
+    "district": N_("A Chinese place is the full name of a division (南山区)."),
+    "birth_date": N_(
+        "A birth date is not in the future nor before 1850, and is the one inside a valid "
+        "identity number."
+    ),
+    "id_number": N_(
+        "An identity number is stored in its 18-character form with a correct check code "
+        "and a real birth date."
+    ),
+    "owner": N_("The owner is an active user."),
+    "team": N_("The owner, when there is one, is a member of the team."),
+    "lifecycle_stage": N_("The stage is one of the known lifecycle stages."),
+}
 CHART = {"width": 320, "height": 120, "left": 36, "right": 8, "top": 8, "bottom": 22}
 
 
@@ -183,6 +203,7 @@ def drill_down(
         "has_cursor": bool(cursor),
         "base_qs": urlencode({"fresh_days": fresh_days}),
         "fresh_days": fresh_days,
-        "show_value": field != service.RECORD,
+        "rule": INVALID_RULES.get(field) if metric == "invalid" else None,
+        "show_value": field not in (service.RECORD, "phone", "email"),  # shown anyway
     }
     return render(request, "quality/drill.html", context)

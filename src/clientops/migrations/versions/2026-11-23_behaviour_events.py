@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.Integer(), nullable=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
         _customer_fk("events"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sa.UniqueConstraint("message_id", name=op.f("uq_events_message_id")),
@@ -94,15 +94,9 @@ def upgrade() -> None:
         _customer_fk("event_summaries"),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_event_summaries")),
     )
-    with op.batch_alter_table("event_summaries", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_event_summaries_last_seen_at"), ["last_seen_at"], unique=False
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("event_summaries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_event_summaries_last_seen_at"))
     op.drop_table("event_summaries")
     with op.batch_alter_table("event_identities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_event_identities_customer_id"))
