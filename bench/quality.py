@@ -6,10 +6,10 @@
 
 Builds the data set with ``clientops demo --customers N --orders 0 --no-serve`` (unless
 ``--reuse``), gives a share of the customers an identity number and a birth date when none has
-one (most valid, some spoiled: the demo has none), then times, in this process: the figures over every customer
-(what the nightly job and the recompute button run), over the demo agent's teams, reading the
-cached snapshot (what the page does above the live limit), and the first page of several
-drill-downs. Prints one JSON line (seconds, and milliseconds for reads).
+one (most valid, some spoiled: the demo has none), then times, in this process: the figures
+over every customer (what the nightly job and the recompute button run), over the demo agent's
+teams, reading the cached snapshot (what the page does above the live limit), and the first
+page of several drill-downs. Prints one JSON line (seconds, and milliseconds for reads).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def test_nul_bytes(runtime: None) -> None:
 
 def test_mixed_encodings(runtime: None) -> None:
     data = "姓名,手机\n".encode("gbk") + "张伟,13800138000\n".encode("gbk")
-    data += "欧阳娜娜,13900139000\n".encode("utf-8")
+    data += "欧阳娜娜,13900139000\n".encode()
     errors = _refused(data)
     assert errors == {"file": "mixed_encoding", "line": "3"}
 

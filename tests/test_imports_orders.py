@@ -145,9 +145,7 @@ def test_order_lines_rows_of_one_order_become_one_order(
     assert orders()["L-1"]["amount"] == Decimal("191.50")
 
 
-def test_order_lines_apart_or_disagreeing_are_errors(
-    runtime: None, people: dict[str, int]
-) -> None:
+def test_order_lines_apart_or_disagreeing_are_errors(runtime: None, people: dict[str, int]) -> None:
     rows = [
         ["A-1", "13700137000", "2024-05-01 10:00", "SKU-A", "茶叶", "1", "50"],
         ["A-2", "13700137000", "2024-05-01 11:00", "SKU-A", "茶叶", "1", "50"],
@@ -193,8 +191,6 @@ def test_activities_are_idempotent_with_or_without_a_record_id(
     assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 1)
     with transaction() as db:
         subject = db.scalar(
-            select(Activity.subject).where(
-                Activity.source == "shop", Activity.external_id == "R1"
-            )
+            select(Activity.subject).where(Activity.source == "shop", Activity.external_id == "R1")
         )
     assert subject == "回访（已改）".replace("（", "(").replace("）", ")")  # width-normalised

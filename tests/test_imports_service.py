@@ -8,7 +8,6 @@ database); each import is a real DBOS workflow.
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -47,7 +46,9 @@ def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
     """A CSV file from rows (the first is the header), quoting cells that need it."""
     lines = []
     for row in rows:
-        cells = ['"' + c.replace('"', '""') + '"' if any(x in c for x in ',"\n') else c for c in row]
+        cells = [
+            '"' + c.replace('"', '""') + '"' if any(x in c for x in ',"\n') else c for c in row
+        ]
         lines.append(",".join(cells))
     return ("\r\n".join(lines) + "\r\n").encode(encoding)
 
@@ -404,7 +405,7 @@ def test_xlsx_with_numbers_and_dates(runtime: None, tmp_path: Path) -> None:
 
 
 def test_quoted_newlines_and_semicolons(runtime: None) -> None:
-    data = 'Name;Mobile;Address\n"Wang\nFang";13800138000;"Line 1\nLine 2"\n'.encode()
+    data = b'Name;Mobile;Address\n"Wang\nFang";13800138000;"Line 1\nLine 2"\n'
     imp = import_file(data)
     assert imp.created == 1
     assert customers()["Wang Fang"]["address"] == "Line 1 Line 2"

@@ -666,3 +666,26 @@ def test_page_in_chinese(client: TestClient, seed: Seed) -> None:
     client.post("/language", data={"csrf_token": csrf, "locale": "zh_CN", "next": "/quality"})
     html = client.get("/quality").text
     assert "数据质量" in html and "完整性" in html and "等级" in html
+
+
+def test_customers_awaiting_review_only_for_those_who_see_all(
+    client: TestClient, seed: Seed
+) -> None:
+    from clientops.identity.models import CandidatePair
+
+    with transaction() as db:
+        for left, right, status in (("wang", "wang2", "pending"), ("li", "ann", "rejected")):
+            db.add(
+                CandidatePair(
+                    left_id=seed.ids[left],
+                    right_id=seed.ids[right],
+                    probability=0.9,
+                    match_weight=5.0,
+                    rule="model",
+                    status=status,
+                )
+            )
+    assert _api(client, "admin")["awaiting_review"] == 2  # the pending pair's two customers
+    assert _api(_other(client), "ops_manager")["awaiting_review"] is None
+    html = client.get("/quality").text
+    assert 'href="/identity"' in html

@@ -9,12 +9,10 @@ from sqlalchemy import insert
 
 from clientops.customers.models import Customer
 from clientops.db import transaction
-from tests.test_browser import (  # noqa: F401 - the fixtures are used by name
-    _sign_in,
-    browser,
-    pytestmark,
-    server,
-)
+from tests.test_browser import _sign_in
+from tests.test_browser import browser as browser  # a fixture, used by name
+from tests.test_browser import pytestmark as pytestmark  # browser mark, skip without Chromium
+from tests.test_browser import server as server  # a fixture, used by name
 
 SHOTS = os.environ.get("CLIENTOPS_SCREENSHOTS")
 

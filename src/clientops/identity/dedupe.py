@@ -46,9 +46,7 @@ def parse_fields(specs: Sequence[str]) -> list[Field]:
         column, sep, role = spec.rpartition(":")
         role = role.strip().lower()
         if not sep or not column.strip():
-            raise DedupeError(
-                gettext("--field %(spec)s: expected COLUMN:ROLE") % {"spec": spec}
-            )
+            raise DedupeError(gettext("--field %(spec)s: expected COLUMN:ROLE") % {"spec": spec})
         if role not in engine.ROLES:
             raise DedupeError(
                 gettext("--field %(spec)s: unknown role %(role)s (roles: %(roles)s)")
@@ -132,9 +130,7 @@ def _check_ids(records: pa.Table) -> None:
     if empty:
         raise DedupeError(gettext("%(n)s rows have an empty id") % {"n": empty})
     counts = pc.value_counts(ids)
-    repeated = [
-        str(item["values"]) for item in counts.to_pylist() if item["counts"] > 1
-    ]
+    repeated = [str(item["values"]) for item in counts.to_pylist() if item["counts"] > 1]
     if repeated:
         raise DedupeError(
             gettext("duplicate ids (%(n)s), e.g. %(ids)s")
@@ -158,7 +154,13 @@ def write_pairs(path: Path, pairs: pa.Table) -> None:
         columns = [pairs.column(c).to_pylist() for c in _PAIR_COLUMNS]
         for left, right, probability, weight, rule in zip(*columns, strict=True):
             writer.writerow(
-                (safe_cell(left), safe_cell(right), f"{probability:.6f}", f"{weight or 0:.3f}", rule)
+                (
+                    safe_cell(left),
+                    safe_cell(right),
+                    f"{probability:.6f}",
+                    f"{weight or 0:.3f}",
+                    rule,
+                )
             )
 
 
@@ -181,8 +183,11 @@ def run(
     read_seconds = time.perf_counter() - started
     result = engine.match(records, min_probability=threshold, seed=seed, explain=False)
     ids = [str(i) for i in records.column("id").to_pylist()]
-    edges = zip(result.pairs.column("left").to_pylist(), result.pairs.column("right").to_pylist(),
-                strict=True)
+    edges = zip(
+        result.pairs.column("left").to_pylist(),
+        result.pairs.column("right").to_pylist(),
+        strict=True,
+    )
     cluster_of = engine.cluster_edges(ids, edges)
     write_clusters(out, ids, cluster_of)
     if pairs_out is not None:

@@ -205,9 +205,7 @@ def name_forms(name: str, given: str = "", family: str = "") -> NameForms | None
     return NameForms(*forms) if forms else None
 
 
-def _name_tuple(
-    name: str, given: str, family: str
-) -> tuple[str | None, str, str, str, str] | None:
+def _name_tuple(name: str, given: str, family: str) -> tuple[str | None, str, str, str, str] | None:
     """The hot path of :func:`name_forms`: cleaned, simplified input; a tuple out."""
     if not name:
         name = f"{family}{given}" if _HANZI.search(family + given) else f"{given} {family}".strip()
@@ -221,8 +219,11 @@ def _name_tuple(
     if hanzi:
         fam, giv = (family, given) if from_parts else split_hanzi_name(hanzi)
         _learn_pinyin(set(hanzi))
-        parts = [p for p in (_SURNAME_PINYIN.get(fam) or fam.translate(_PINYIN),
-                             giv.translate(_PINYIN)) if p]
+        parts = [
+            p
+            for p in (_SURNAME_PINYIN.get(fam) or fam.translate(_PINYIN), giv.translate(_PINYIN))
+            if p
+        ]
         reverse = "".join(parts[::-1])
     else:
         parts = letters
@@ -262,8 +263,6 @@ _INVISIBLE = (
     "[\\x{200b}-\\x{200f}\\x{202a}-\\x{202e}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}"
     "\\x{feff}\\x{00}-\\x{08}\\x{0e}-\\x{1f}\\x{7f}-\\x{9f}]"
 )
-_FULLWIDTH = "０１２３４５６７８９＋－（）＠．　"
-_HALFWIDTH = "0123456789+-()@. "
 
 _STD_COLUMNS = (
     "nm_hz",
@@ -316,8 +315,17 @@ def _clean_sql(column: str) -> str:
     """SQL for what :func:`clean_text` does to ``column``: full-width → ASCII, no invisible or
     control characters, whitespace runs made one space, trimmed."""
     return (
-        f"trim(regexp_replace(regexp_replace(translate({column}, '{_WIDE}', '{_NARROW}'), "
+        f"trim(regexp_replace(regexp_replace({_narrow_sql(column)}, "
         f"'{_INVISIBLE}', '', 'g'), '\\s+', ' ', 'g'))"
+    )
+
+
+def _narrow_sql(column: str) -> str:
+    """SQL for full-width forms made ASCII; DuckDB's translate is slow with a long table, so
+    it runs only on the rare values that hold a full-width character."""
+    return (
+        f"CASE WHEN regexp_matches({column}, '[\\x{{ff01}}-\\x{{ff5e}}\\x{{3000}}]') "
+        f"THEN translate({column}, '{_WIDE}', '{_NARROW}') ELSE {column} END"
     )
 
 
@@ -358,20 +366,16 @@ def _convert_phones(keys: Sequence[str]) -> list[tuple[Any, ...] | None]:
     return [(normalise_phone(k),) for k in keys]
 
 
-_PHONE_DIGITS = (
-    f"regexp_replace(translate(raw_phone, '{_FULLWIDTH}', '{_HALFWIDTH}'), '[\\s().\\-]', '', 'g')"
-)
+_PHONE_DIGITS = f"regexp_replace({_narrow_sql('raw_phone')}, '[\\s().\\-]', '', 'g')"
 # Chinese mobiles (+86/0086/86 or none) and +1/001 numbers, the bulk of real data, are
 # normalised in SQL; anything else goes through phonenumbers once per distinct value.
-_PHONE_FAST = f"""
+_PHONE_FAST = """
 CASE
-  WHEN regexp_matches({_PHONE_DIGITS}, '^(\\+86|0086|86)?1[3-9][0-9]{{9}}$')
-    THEN '+86' || right({_PHONE_DIGITS}, 11)
-  WHEN regexp_matches({_PHONE_DIGITS}, '^(\\+|00)1[2-9][0-9]{{2}}[2-9][0-9]{{6}}$')
-    THEN '+1' || right({_PHONE_DIGITS}, 10)
+  WHEN regexp_matches(ph_digits, '^(\\+86|0086|86)?1[3-9][0-9]{9}$') THEN '+86' || right(ph_digits, 11)
+  WHEN regexp_matches(ph_digits, '^(\\+|00)1[2-9][0-9]{2}[2-9][0-9]{6}$') THEN '+1' || right(ph_digits, 10)
 END"""
 
-_EMAIL = f"lower(translate(trim(raw_email), '{_FULLWIDTH}', '{_HALFWIDTH}'))"
+_EMAIL = f"lower(trim({_narrow_sql('raw_email')}))"
 
 
 def _standardise_into(con: duckdb.DuckDBPyConnection, records: pa.Table) -> str:
@@ -383,8 +387,8 @@ def _standardise_into(con: duckdb.DuckDBPyConnection, records: pa.Table) -> str:
     )
     con.unregister("records_in")
     con.sql(
-        f"CREATE OR REPLACE TEMP TABLE raw2 AS SELECT *, {_name_source_sql()} AS name_src, "
-        f"{_PHONE_FAST} AS ph_fast FROM raw"
+        f"CREATE OR REPLACE TEMP TABLE raw2 AS SELECT *, {_PHONE_FAST} AS ph_fast FROM "
+        f"(SELECT *, {_name_source_sql()} AS name_src, {_PHONE_DIGITS} AS ph_digits FROM raw)"
     )
     _map_distinct(
         con,
@@ -423,9 +427,9 @@ WITH joined AS (
          END AS em,
          a.place AS addr,
          regexp_replace(c.place, '市$', '') AS city,
-         NULLIF(upper(regexp_replace(translate(raw_postcode, '{_FULLWIDTH}', '{_HALFWIDTH}'),
+         NULLIF(upper(regexp_replace({_narrow_sql("raw_postcode")},
                 '\\s', '', 'g')), '') AS pc,
-         strftime(try_strptime(translate(raw_birth_date, '{_FULLWIDTH}', '{_HALFWIDTH}'),
+         strftime(try_strptime({_narrow_sql("raw_birth_date")},
                   ['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y.%m.%d', '%Y-%m-%d %H:%M:%S']),
                   '%Y-%m-%d') AS dob,
          CASE WHEN a.place IS NULL THEN NULL
@@ -433,7 +437,7 @@ WITH joined AS (
               WHEN regexp_matches(a.place, '市') THEN regexp_extract(a.place, '市([^市]+)$', 1)
               ELSE a.place END AS street,
          CASE WHEN length(regexp_replace(raw_id_number, '[\\s-]', '', 'g')) >= 6
-              THEN upper(regexp_replace(translate(raw_id_number, '{_FULLWIDTH}', '{_HALFWIDTH}'),
+              THEN upper(regexp_replace({_narrow_sql("raw_id_number")},
                    '[\\s-]', '', 'g')) END AS idn
   FROM raw2 r
   LEFT JOIN names_std n ON n.k = r.name_src
@@ -483,6 +487,7 @@ def _connection() -> Iterator[duckdb.DuckDBPyConnection]:
     # Stay well inside the 8 GB budget; DuckDB spills to a temp directory beyond this.
     con.sql("SET memory_limit = '5GB'")
     con.sql("SET preserve_insertion_order = false")
+    con.sql("SET enable_progress_bar = false")
     try:
         yield con
     finally:
@@ -545,6 +550,9 @@ COMPARISONS: tuple[Comparison, ...] = (
                 0.0005,
             ),
             Level(
+                # Not between two hanzi names: pinyin syllables are short and shared by many
+                # characters, so 程琳 (chenglin) and 李成云 (lichengyun) look alike in pinyin.
+                "(nm_hz_l IS NULL OR nm_hz_r IS NULL) AND "
                 f"greatest({_jw('nm_fwd_l', 'nm_fwd_r')}, {_jw('nm_fwd_l', 'nm_rev_r')}) >= 0.92",
                 N_("similar spelling"),
                 0.06,
@@ -558,7 +566,12 @@ COMPARISONS: tuple[Comparison, ...] = (
         ("ph",),
         (
             Level("ph_l = ph_r", N_("same number"), 0.60, 0.00005),
-            Level("length(ph_l) = length(ph_r) AND hamming(ph_l, ph_r) <= 1", N_("one digit differs"), 0.05, 0.0005),
+            Level(
+                "length(ph_l) = length(ph_r) AND hamming(ph_l, ph_r) <= 1",
+                N_("one digit differs"),
+                0.05,
+                0.000001,
+            ),
         ),
         "ph_l IS NULL OR ph_r IS NULL",
     ),
@@ -568,7 +581,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         (
             Level("em_l = em_r", N_("same address"), 0.70, 0.00005),
             Level("em_user_l = em_user_r", N_("same user name, other domain"), 0.05, 0.00001),
-            Level("levenshtein(em_l, em_r) <= 2", N_("one or two characters differ"), 0.05, 0.0005),
+            Level("levenshtein(em_l, em_r) <= 2", N_("one or two characters differ"), 0.05, 0.00001),
         ),
         "em_l IS NULL OR em_r IS NULL",
     ),
@@ -781,9 +794,7 @@ class _Model:
 
         self.con = con
         self.records = records
-        self.comparisons = tuple(
-            c for c in COMPARISONS if any(col in present for col in c.columns)
-        )
+        self.comparisons = tuple(c for c in COMPARISONS if any(col in present for col in c.columns))
         context = {"dob", "pc", "city", "addr", "em_user"} & present
         rules = [r for r in BLOCKING_RULES if set(r) <= present]
         if "nm_key" in present and not (context - {"em_user"}):

@@ -36,7 +36,7 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, lazyload
 from sqlalchemy.types import TypeDecorator
 
 from clientops import registry
@@ -258,6 +258,16 @@ def _customer_row(db: Session, customer_id: int) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+def _locked_rows(db: Session, *ids: int) -> list[dict[str, Any]]:
+    """The customers' rows, locked until the transaction ends (PostgreSQL): a second merge of
+    the same customers waits, then finds one gone. ``NotFound`` when one is."""
+    stmt = select(CUSTOMERS).where(CUSTOMERS.c.id.in_(ids)).order_by(CUSTOMERS.c.id)
+    rows = {row["id"]: dict(row) for row in db.execute(stmt.with_for_update()).mappings()}
+    if len(rows) != len(ids):
+        raise NotFound("customer")
+    return [rows[i] for i in ids]
+
+
 def _children(db: Session, customer_id: int) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for table in CHILD_TABLES:
@@ -287,9 +297,7 @@ def _check_customers(db: Session, actor: Principal | Actor, ids: Iterable[int]) 
         for customer_id in ids:
             customers_service.get(db=db, customer_id=customer_id, principal=actor)
         return
-    for customer_id in ids:
-        if db.get(Customer, customer_id) is None:
-            raise NotFound("customer")
+    # The system needs no check here: the rows are read (and locked) next, or NotFound.
 
 
 def _visible(principal: Principal) -> Select[Any]:
@@ -565,18 +573,22 @@ def _move_table(
     if table is CUSTOMERS:
         where = and_(where, CUSTOMERS.c.id != survivor_id)
     pk = list(table.primary_key.columns)
-    clashing = db.execute(select(table).where(where, _clashes(table, column, survivor_id)))
     dropped: list[dict[str, Any]] = []
-    for row in clashing.mappings().all():
-        dropped.append({"table": table.name, "row": dump_row(table, row)})
-        db.execute(delete(table).where(*(c == row[c.name] for c in pk)))
-    keys = [list(r) for r in db.execute(select(*pk).where(where))]
+    if _unique_sets(table, column):
+        clashing = db.execute(select(table).where(where, _clashes(table, column, survivor_id)))
+        for row in clashing.mappings().all():
+            dropped.append({"table": table.name, "row": dump_row(table, row)})
+            db.execute(delete(table).where(*(c == row[c.name] for c in pk)))
+    moving = update(table).where(where).values({column.name: survivor_id, **_kept_onupdate(table)})
+    if db.get_bind().dialect.update_returning:  # one statement: move and learn which rows
+        keys = [list(r) for r in db.execute(moving.returning(*pk))]
+    else:
+        keys = [list(r) for r in db.execute(select(*pk).where(where))]
+        db.execute(moving)
     if not keys:
         return None, dropped
-    db.execute(
-        update(table).where(where).values({column.name: survivor_id, **_kept_onupdate(table)})
-    )
     position = [c.name for c in pk].index(column.name) if column in pk else None
+    # The primary key after the move (RETURNING already gives it; a SELECT before does not).
     after = [
         [to_json(survivor_id if i == position else v) for i, v in enumerate(key)] for key in keys
     ]
@@ -590,11 +602,14 @@ def _recompute(db: Session, ids: Iterable[int]) -> None:
         events_service = importlib.import_module("clientops.events.service")
     except ImportError:
         return
-    recompute = getattr(events_service, "recompute_summary", None)
-    if recompute is None:
+    many = getattr(events_service, "recompute_summaries", None)
+    if many is not None:
+        many(db=db, customer_ids=list(ids))
         return
-    for customer_id in ids:
-        recompute(db=db, customer_id=customer_id)
+    one = getattr(events_service, "recompute_summary", None)
+    if one is not None:
+        for customer_id in ids:
+            one(db=db, customer_id=customer_id)
 
 
 def _custom_field_choices(
@@ -635,7 +650,7 @@ def _apply_survivor(
     db: Session, survivor_id: int, changes: dict[str, Any], cf_changes: dict[int, dict[str, Any]]
 ) -> None:
     """Write the chosen values to the survivor through the ORM, so the audit trail has them."""
-    customer = db.get(Customer, survivor_id)
+    customer = db.get(Customer, survivor_id, options=[lazyload("*")])
     assert customer is not None
     for name, value in changes.items():
         setattr(customer, name, value)
@@ -676,8 +691,7 @@ def merge(
     if survivor_id == merged_id:
         raise InvalidInput({"survivor_id": "same_customer"})
     _check_customers(db, actor, (survivor_id, merged_id))
-    survivor, merged = _customer_row(db, survivor_id), _customer_row(db, merged_id)
-    assert survivor is not None and merged is not None
+    survivor, merged = _locked_rows(db, survivor_id, merged_id)
     if survivor["kind"] != merged["kind"]:
         raise InvalidInput({"kind": "kinds_differ"})
     rules = rules or configured_rules()
@@ -831,6 +845,7 @@ def unmerge(*, db: Session, merge_id: int, actor: Principal | Actor) -> Merge:
         record = get_merge(db=db, merge_id=merge_id, principal=actor)
     else:
         record = db.get(Merge, merge_id) or _raise(NotFound("merge"))
+    db.refresh(record, with_for_update=True)  # a second undo of the same merge waits, then stops
     _check_undoable(db, record)
     _insert_customer(db, record.merged_row)
     if isinstance(actor, Principal):  # the restored record must be one the principal may see

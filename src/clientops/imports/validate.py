@@ -156,11 +156,15 @@ def _divisions(head: str) -> tuple[str | None, str | None, str | None]:
 
 def divisions(address: str) -> tuple[str | None, str | None, str | None]:
     """Province, city and district of a Chinese address (``split_address``), cached on the part
-    before the first digit: no division name holds a digit, so the rest cannot change them."""
+    before the first digit: no division name holds a digit, and the split stops at the district,
+    so once a district is found there the rest cannot change the answer. Without a district
+    (a postcode in front, or one between the divisions) the whole address is split."""
     first = _DIGIT.search(address)
-    if first is None or first.start() < 2:
-        return _divisions(address)
-    return _divisions(address[: first.start()])
+    if first is not None and first.start() >= 2:
+        found = _divisions(address[: first.start()])
+        if found[2] is not None:
+            return found
+    return _divisions(address)
 
 
 def parse_money(value: str) -> Decimal:

@@ -11,7 +11,6 @@ median age follow; uniqueness and duplicates are one grouped query each.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from clientops.customers.models import (
 )
 from clientops.db import utcnow
 from clientops.exceptions import Forbidden, InvalidInput, NotFound
+from clientops.identity import service as identity_service
 from clientops.quality.models import QualitySnapshot
 
 DEFAULT_FRESH_DAYS = 365
@@ -442,18 +442,11 @@ def duplicate_ids(scope: Scope) -> Any:
 
 
 def _awaiting_review(db: Session, scope: Scope) -> int | None:
-    """Customers in pairs awaiting review, from identity resolution when it offers the count.
-
-    That count covers every customer, so it is shown only to readers who see them all.
-    """
+    """Customers in pairs awaiting review (identity resolution). That count covers every
+    customer, so it is shown only to readers who see them all: a count must not leak."""
     if not scope.all:
         return None
-    try:
-        identity = importlib.import_module("clientops.identity.service")
-    except ImportError:
-        return None
-    counter = getattr(identity, "count_customers_in_open_pairs", None)
-    return int(counter(db=db)) if callable(counter) else None
+    return identity_service.count_customers_in_open_pairs(db=db)
 
 
 def _age_summary(today: date, days: list[tuple[date, int]], fresh_days: int) -> dict[str, Any]:
