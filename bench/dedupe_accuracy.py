@@ -24,8 +24,12 @@ from clientops.identity import engine, synthetic
 def naive_clusters(records: pa.Table) -> dict[str, str]:
     """Exact-match dedupe: same name key and E.164 phone, or same normalised email."""
     std = engine.standardise(records.select(["id", "phone", "email"]))
-    phones = dict(zip(std.column("unique_id").to_pylist(), std.column("ph").to_pylist(), strict=True))
-    emails = dict(zip(std.column("unique_id").to_pylist(), std.column("em").to_pylist(), strict=True))
+    phones = dict(
+        zip(std.column("unique_id").to_pylist(), std.column("ph").to_pylist(), strict=True)
+    )
+    emails = dict(
+        zip(std.column("unique_id").to_pylist(), std.column("em").to_pylist(), strict=True)
+    )
     ids = records.column("id").to_pylist()
     names = [name_key(n or "") for n in records.column("name").to_pylist()]
     first: dict[tuple[str, str], str] = {}
@@ -54,7 +58,9 @@ def main() -> None:
     started = time.perf_counter()
     data = synthetic.table(args.size, dup_rate=args.dup_rate, seed=args.seed)
     generated = time.perf_counter() - started
-    truth = dict(zip(data.column("id").to_pylist(), data.column("entity_id").to_pylist(), strict=True))
+    truth = dict(
+        zip(data.column("id").to_pylist(), data.column("entity_id").to_pylist(), strict=True)
+    )
     records = data.drop_columns(["entity_id"])
     started = time.perf_counter()
     result = engine.match(records, min_probability=args.threshold, seed=args.seed, explain=False)

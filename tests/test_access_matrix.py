@@ -16,6 +16,7 @@ from clientops.auth import service as auth_service
 from clientops.core.access import ROLE_PERMISSIONS, ROLES
 from clientops.core.context import SYSTEM, bind
 from clientops.db import transaction
+from clientops.imports.models import Import, ImportMapping
 from clientops.jobs.models import Job
 from tests import factories
 
@@ -145,6 +146,12 @@ def test_route_role_matrix(app: Any, world: factories.World) -> None:
         db.add(job)
         db.flush()
         job_id = job.id
+        imp = Import(kind="customers", file_name="matrix.csv", stored_name="matrix.csv",
+                     headers=[], mapping={}, options={}, team_id=world.teams["East"])  # fmt: skip
+        template = ImportMapping(kind="customers", name="matrix", columns={}, options={})
+        db.add_all([imp, template])
+        db.flush()
+        import_id, template_id = imp.id, template.id
         viewer = auth_service.find_user(db=db, username="viewer")
         narrow_token = auth_service.create_token(db=db, user=viewer, scopes=["events:write"])
     sessions = {name: _client(app, name) for name in [*ROLES, "west_agent", "west_pm"]}
@@ -162,6 +169,8 @@ def test_route_role_matrix(app: Any, world: factories.World) -> None:
                 "customer_id": east[1],
                 "account_id": east[1],
                 "job_id": job_id,
+                "import_id": import_id,
+                "template_id": template_id,
                 "field_name": "phone",
                 "code": "en",
                 "field": "phone",

@@ -46,8 +46,10 @@ def _translations(locale: str) -> dict[str, str]:
 
 def update() -> None:
     """Merge the extracted strings into each locale's .po file."""
-    template = extract()
     for locale in LOCALES:
+        # A fresh template per locale: Babel shares new message objects with the template, so
+        # filling one locale's strings would otherwise leak them into the next.
+        template = extract()
         path = SRC / "locale" / locale / "LC_MESSAGES" / "messages.po"
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():

@@ -62,8 +62,7 @@ EM_SAMPLE_PAIRS = 2e6
 DETERMINISTIC_RECALL = 0.7
 
 _COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 司空 令狐 西门 夏侯 "
-    "轩辕 端木 独孤 南宫 呼延 钟离 申屠 澹台 万俟 闻人 赫连 拓跋 百里 东郭 公羊".split()
+    ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "司空", "令狐", "西门", "夏侯", "轩辕", "端木", "独孤", "南宫", "呼延", "钟离", "申屠", "澹台", "万俟", "闻人", "赫连", "拓跋", "百里", "东郭", "公羊"]
 )
 # Surnames whose reading differs from the character's everyday reading.
 _SURNAME_PINYIN = {
@@ -581,7 +580,9 @@ COMPARISONS: tuple[Comparison, ...] = (
         (
             Level("em_l = em_r", N_("same address"), 0.70, 0.00005),
             Level("em_user_l = em_user_r", N_("same user name, other domain"), 0.05, 0.00001),
-            Level("levenshtein(em_l, em_r) <= 2", N_("one or two characters differ"), 0.05, 0.00001),
+            Level(
+                "levenshtein(em_l, em_r) <= 2", N_("one or two characters differ"), 0.05, 0.00001
+            ),
         ),
         "em_l IS NULL OR em_r IS NULL",
     ),
@@ -621,7 +622,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         (
             Level("idn_l = idn_r", N_("same number"), 0.80, 0.00001),
             Level(
-                "levenshtein(idn_l, idn_r) <= 2", N_("one or two characters differ"), 0.10, 0.0001
+                "levenshtein(idn_l, idn_r) <= 2", N_("one or two characters differ"), 0.10, 0.000001
             ),
         ),
         "idn_l IS NULL OR idn_r IS NULL",
@@ -657,7 +658,7 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
 NAME_ONLY_RULE = ("nm_key",)
 
 
-def _level_dicts(comparison: Comparison) -> list[dict[str, Any]]:
+def _level_dicts(comparison: Comparison, *, term_frequencies: bool) -> list[dict[str, Any]]:
     """Splink comparison levels with prior m/u; the "different" level takes what is left."""
     null = {
         "sql_condition": _sides(comparison.null_sql),
@@ -672,7 +673,7 @@ def _level_dicts(comparison: Comparison) -> list[dict[str, Any]]:
             "m_probability": level.m,
             "u_probability": level.u,
         }
-        if level.tf_column:
+        if level.tf_column and term_frequencies:
             entry["tf_adjustment_column"] = level.tf_column
             entry["tf_adjustment_weight"] = 1.0
         levels.append(entry)
@@ -709,6 +710,7 @@ def _settings(
     *,
     prior: float,
     explain: bool,
+    term_frequencies: bool,
 ) -> dict[str, Any]:
     return {
         "link_type": "dedupe_only",
@@ -718,7 +720,7 @@ def _settings(
             {
                 "output_column_name": c.name,
                 "comparison_description": c.name,
-                "comparison_levels": _level_dicts(c),
+                "comparison_levels": _level_dicts(c, term_frequencies=term_frequencies),
             }
             for c in comparisons
         ],
@@ -803,7 +805,15 @@ class _Model:
         self.db_api = DuckDBAPI(connection=con)
         table = self.db_api.register("std")
         prior = min(0.5, 1.0 / max(records, 2))
-        settings = _settings(self.comparisons, self.rules, prior=prior, explain=explain)
+        # Term frequencies from a handful of records would say every name is common.
+        self.will_train = records >= MIN_RECORDS_TO_TRAIN and bool(self.comparisons)
+        settings = _settings(
+            self.comparisons,
+            self.rules,
+            prior=prior,
+            explain=explain,
+            term_frequencies=self.will_train,
+        )
         self.linker = Linker(table, settings, log_level=None)
         self.trained = False
 
@@ -811,7 +821,7 @@ class _Model:
         """Estimate u by random sampling and m by EM; keep the priors where a step cannot."""
         from splink import block_on
 
-        if self.records < MIN_RECORDS_TO_TRAIN or not self.comparisons:
+        if not self.will_train:
             return
         training = self.linker.training
         self._estimate_prior()
@@ -910,7 +920,8 @@ def match(
         model.train(seed)
         candidates, compared = model.blocked_pairs(focus=focus)
         det_count = _count(con, "det")
-        scored = model.score(candidates, min_probability) if compared else None
+        # Splink turns the threshold into a weight: probability 1 would be an infinite one.
+        scored = model.score(candidates, min(min_probability, 0.999999)) if compared else None
         table = _collect(con, model, scored, min_probability, explain)
         return Result(
             pairs=table,

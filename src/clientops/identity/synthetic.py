@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from clientops.identity.engine import hanzi_pinyin, split_hanzi_name, surname_pinyin
+from clientops.identity.engine import hanzi_pinyin, surname_pinyin
 
 FIELDS = (
     "id",

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -228,24 +228,23 @@ def create(
     file_name: str,
     data: bytes | None = None,
     path: Path | None = None,
+    stream: BinaryIO | None = None,
     encoding: str | None = None,
 ) -> Import:
-    """Store an uploaded file (``data``, or a copy of ``path``) and read its headers.
-
-    A file that cannot be read as a table raises ``TabularError`` and nothing is kept.
+    """Store an uploaded file (``data``, a copy of ``path``, or what ``stream`` holds) and read
+    its headers. A file that cannot be read as a table raises ``TabularError`` and nothing is
+    kept.
     """
     require(principal)
     if kind not in IMPORT_KINDS:
         raise InvalidInput({"kind": "unknown_kind"})
-    size = len(data) if data is not None else (path.stat().st_size if path else 0)
-    if size > current().import_max_bytes:
-        raise TabularError({"file": "too_large", "limit": str(current().import_max_bytes)})
     stored = uuid.uuid4().hex + _suffix(file_name)
     target = storage_dir() / stored
-    if data is not None:
-        target.write_bytes(data)
-    elif path is not None:
-        shutil.copyfile(path, target)
+    try:
+        size = _store(target, data=data, path=path, stream=stream)
+    except TabularError:
+        target.unlink(missing_ok=True)
+        raise
     imp = Import(
         kind=kind,
         file_name=(Path(file_name).name or "upload")[:255],
@@ -268,6 +267,27 @@ def create(
     db.add(imp)
     db.flush()
     return imp
+
+
+def _store(target: Path, *, data: bytes | None, path: Path | None, stream: BinaryIO | None) -> int:
+    """Copy the upload to ``target``, refusing it as soon as it passes the size limit."""
+    limit = current().import_max_bytes
+    too_large = TabularError({"file": "too_large", "limit": str(limit)})
+    if data is not None:
+        stream = io.BytesIO(data)
+    if path is not None:
+        if path.stat().st_size > limit:
+            raise too_large
+        shutil.copyfile(path, target)
+        return path.stat().st_size
+    size = 0
+    with target.open("wb") as out:
+        while stream is not None and (chunk := stream.read(1024 * 1024)):
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            out.write(chunk)
+    return size
 
 
 def _read_headers(db: Session, imp: Import) -> Table:

@@ -78,6 +78,17 @@ def start(settings: Settings | None = None, *, listen: bool = True) -> None:
     """Register every workflow, then launch DBOS, which resumes unfinished jobs."""
     _load_workflow_modules()
     core_jobs.start_dbos(settings=settings or current(), listen=listen)
+    if listen:  # a server or worker keeps the nightly schedules; a one-off CLI run does not
+        _install_schedules()
+
+
+def _install_schedules() -> None:
+    # DBOS accepts schedules only once it has launched; each call replaces the previous one.
+    from clientops.identity import flows as identity_flows
+    from clientops.quality import flows as quality_flows
+
+    identity_flows.install_schedule()
+    quality_flows.schedule_nightly()
 
 
 def stop() -> None:
@@ -208,7 +219,7 @@ def _phone_key(phone: str | None) -> str | None:
         return None
     if not phone.startswith("+"):  # stored numbers are E.164; older rows may not be
         try:
-            phone = normalise.parse_phone(phone)
+            phone = normalise.parse_phone(phone, current().phone_region)
         except ValueError:
             return "".join(ch for ch in phone if ch.isdigit()) or None
     return normalise.phone_key(phone)
