@@ -59,8 +59,9 @@ class Pools:
         self.zh_companies = [zh.company() for _ in range(800)]
         self.en_companies = [en.company() for _ in range(400)]
         self.zh_streets = [zh.street_address() for _ in range(1000)]
-        self.cities = ["北京市朝阳区", "上海市浦东新区", "广东省深圳市南山区", "浙江省杭州市西湖区",
-                       "四川省成都市武侯区", "江苏省南京市鼓楼区", "湖北省武汉市洪山区"]  # fmt: skip
+        self.cities = ["北京市朝阳区", "上海市浦东新区", "广东省深圳市南山区",
+                       "浙江省杭州市西湖区", "四川省成都市武侯区", "江苏省南京市鼓楼区",
+                       "湖北省武汉市洪山区"]  # fmt: skip
         self.en_streets = [en.street_address() for _ in range(1000)]
 
 

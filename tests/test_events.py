@@ -70,6 +70,14 @@ def identify(message_id: str, minute: int, **fields: Any) -> dict[str, Any]:
     return {"type": "identify", "message_id": message_id, "timestamp": at(minute), **fields}
 
 
+def nested(depth: int) -> list[object]:
+    """Arrays nested ``depth`` levels deep."""
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 def stored() -> dict[str, Event]:
     """Every stored event by message id."""
     with transaction() as db:
@@ -105,6 +113,8 @@ def test_each_bad_event_is_reported_with_its_index_and_the_good_ones_are_stored(
         track("ctrl", 11, user_id="u-1\x00"),
         "not an event",
         page("ok-2", 12, anonymous_id="a-1", name="首页", context={"ip": "10.1.2.3"}),
+        track("deep", 13, user_id="u-1", properties={"a": nested(70)}),
+        track("y10k", 14, user_id="u-1") | {"timestamp": "9999-12-31T23:59:59-23:59"},
     ]
     response = post(client, headers, batch)
     assert response.status_code == 200, response.text
@@ -124,6 +134,8 @@ def test_each_bad_event_is_reported_with_its_index_and_the_good_ones_are_stored(
         9: ("invalid_message_id", "x" * 100),
         10: ("invalid_user_id", "ctrl"),
         11: ("not_an_object", None),
+        13: ("too_deep", "deep"),
+        14: ("invalid_timestamp", "y10k"),
     }
     details = {r["index"]: r["detail"] for r in body["rejected"]}
     assert "message_id" in details[1] and "use user_id" in details[4]

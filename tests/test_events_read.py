@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests import factories
-from tests.test_events import customer, identify, page, post, token, track
+from tests.test_events import customer, identify, nested, page, post, token, track
 
 
 def _login(app: Any, username: str) -> TestClient:
@@ -133,3 +133,17 @@ def test_the_events_page_lists_and_filters_what_the_reader_may_see(
     assert "Product Added" in tracks and "定价" not in tracks
     assert "<html" not in tracks  # HTMX gets the table alone
     assert "Wishlist Viewed" in _login(app, "admin").get("/events").text
+
+
+def test_an_event_as_deep_as_allowed_can_be_read_back(
+    client: TestClient, app: Any, world: Any
+) -> None:
+    headers = token("admin", "events:write")
+    # the event is level 1, properties 2, the list inside it 3 to 64
+    deepest = track("deep-ok", 1, user_id="u", properties={"a": nested(62)})
+    assert post(client, headers, [deepest]).json()["accepted"] == 1
+    admin = _login(app, "admin")
+    answer = admin.get("/api/v1/events")
+    assert answer.status_code == 200
+    assert answer.json()["items"][0]["properties"] == {"a": nested(62)}
+    assert admin.get("/events").status_code == 200

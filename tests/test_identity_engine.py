@@ -247,3 +247,19 @@ def test_pairwise_scores_count_pairs_not_records() -> None:
     # True pairs 1-2, 1-3, 2-3; found 1-2 (right) and 3-4 (wrong).
     assert (scores.true_pairs, scores.found_pairs, scores.correct_pairs) == (3, 2, 1)
     assert scores.precision == 0.5 and scores.recall == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("columns", [["id", "name"], ["id", "birth_date"], ["id", "email", "city"]])
+def test_a_file_with_few_usable_columns_is_trained_as_far_as_it_can_be(columns: list[str]) -> None:
+    data = synthetic.table(1200, seed=4)
+    result = engine.match(data.select(columns), explain=False)
+    assert result.trained is True
+    if "email" in columns:
+        by_email: dict[str, list[str]] = {}
+        for record, email in zip(data["id"].to_pylist(), data["email"].to_pylist(), strict=True):
+            if email:
+                by_email.setdefault(email.strip().lower(), []).append(record)
+        same = {tuple(sorted(ids)) for ids in by_email.values() if len(ids) == 2}
+        found = set(zip(result.pairs["left"].to_pylist(), result.pairs["right"].to_pylist(),
+                        strict=True))  # fmt: skip
+        assert same and same <= found

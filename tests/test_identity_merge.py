@@ -463,3 +463,27 @@ def test_behaviour_events_follow_the_merge_and_come_back(world: factories.World)
 
     assert {c: _dump(c)["events.customer_id"] for c in (a, b)} == events_before
     assert (_page_views(a), _page_views(b)) == (2, 3)
+
+
+def test_unmerge_refuses_when_the_merged_id_was_taken_again(world: factories.World) -> None:
+    # SQLite hands out the highest id again once its row is deleted; PostgreSQL never does.
+    admin = world.principal("admin")
+    a = factories.make_customer(admin, name="高峰", phone="13600001111")
+    b = factories.make_customer(admin, name="高峰", phone="13600001111")
+    merge_id = _merge(a, b)
+    with db.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO customers (id, kind, name, name_key, lifecycle_stage, created_at, "
+                "updated_at) VALUES (:id, 'person', 'Newcomer', 'newcomer', 'potential', "
+                ":now, :now)"
+            ),
+            {"id": b, "now": datetime.now(UTC)},
+        )
+    survivor = _dump(a)
+    with pytest.raises(Conflict) as exc:
+        _unmerge(merge_id)
+    assert exc.value.errors == {"merge": "merged_id_in_use"}
+    assert _dump(a) == survivor
+    newcomer = _customer(b)
+    assert newcomer is not None and newcomer["name"] == "Newcomer"

@@ -4,6 +4,7 @@ merge history and unmerge, who may do it, and starting a resolve run."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -277,3 +278,33 @@ def test_not_the_same_person_from_the_page(client: TestClient, world: factories.
         status = s.scalar(select(CandidatePair.status).where(CandidatePair.id == pair_id))
     assert status == "rejected"
     assert f"/identity/pairs/{pair_id}" not in client.get("/identity").text
+    late = client.post(
+        f"/identity/pairs/{pair_id}/merge", data={"csrf_token": _form_csrf(page.text)}
+    )
+    assert late.status_code == 409
+    assert "marked as not the same person already" in late.text
+    assert _exists(a) and _exists(b)
+    decided = client.get(f"/identity/pairs/{pair_id}")
+    assert decided.status_code == 200 and 'data-testid="merge-form"' not in decided.text
+
+
+def test_sure_pairs_never_chain_two_people_said_to_be_different(world: factories.World) -> None:
+    a, b, c, d = (_person(world, "吴昊") for _ in range(4))
+    rejected = _pair(a, c, 0.6)  # a reviewer said: a and c are different people
+    with db.transaction() as s:
+        pair = s.get(CandidatePair, rejected)
+        assert pair is not None
+        pair.status, pair.decided_at = "rejected", datetime.now(UTC)
+    sure = [
+        service.Candidate(a, b, 1.0, 20.0, "same_phone", {}),
+        service.Candidate(b, c, 0.995, 9.0, "model", {}),
+        service.Candidate(c, d, 1.0, 20.0, "same_email", {}),
+    ]
+    with db.transaction() as s:
+        plan = service.plan_run(db=s, candidates=sure, auto_from=0.99)
+    clusters = sorted(
+        sorted([cluster["survivor"], *(m["id"] for m in cluster["members"])])
+        for cluster in plan.clusters
+    )
+    assert clusters == [[a, b], [c, d]]
+    assert [(r.left_id, r.right_id) for r in plan.review] == [(b, c)]

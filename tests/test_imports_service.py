@@ -157,6 +157,7 @@ ROWS = [
 def test_customers_people_companies_tags_addresses(runtime: None) -> None:
     imp = import_file(csv_bytes([HEADER, *ROWS]))
     assert (imp.status, imp.rows_total, imp.created, imp.failed) == ("succeeded", 3, 3, 0)
+    assert not service.file_path(imp).exists()  # done: the stored upload is deleted
     assert imp.accounts_created == 2  # 深圳华信科技有限公司 once for two people, and Acme Ltd
     found = customers()
     zhang, li, john = found["张伟"], found["李娜"], found["John Smith"]
@@ -326,6 +327,7 @@ def test_dry_run_counts_and_reports_but_writes_nothing(runtime: None) -> None:
     import_id = upload(csv_bytes([HEADER, *rows]))
     imp = run(import_id, dry_run=True)
     assert (imp.status, imp.created, imp.failed, imp.accounts_created) == ("validated", 3, 1, 2)
+    assert service.file_path(imp).exists()  # kept for the import that may follow
     assert customers() == {}
     assert audit_batches() == []
     assert errors_by_row(import_id) == {5: "invalid_phone"}

@@ -17,8 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from clientops import config
 from clientops.customers.models import Customer
 from clientops.db import transaction
+from clientops.imports import service
 from clientops.imports.models import Import, ImportMapping
 from clientops.jobs import flows as jobs_flows
 from clientops.jobs import service as jobs_service
@@ -142,6 +144,14 @@ def test_a_refused_file_is_explained_on_the_form(manager: TestClient) -> None:
     assert "The header “name” appears twice." in answer.text
     with transaction() as db:
         assert db.scalars(select(Import)).all() == []
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(manager: TestClient) -> None:
+    with config.override(import_max_bytes=4096):
+        answer = _upload(manager, b"a" * 200_000)
+    assert answer.status_code == 422
+    assert "larger than the limit of 4096 bytes" in answer.text
+    assert list(service.storage_dir().iterdir()) == []
 
 
 def test_an_unsure_encoding_can_be_chosen(manager: TestClient) -> None:

@@ -48,18 +48,21 @@ class RawBody:
 async def raw_body(request: Request) -> RawBody:
     """Read the body once, stopping as soon as it is over ``events_max_batch_bytes``."""
     limit = current().events_max_batch_bytes
-    is_json = request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_json = media_type == "application/json"
+    if not is_json:  # refused unread (a form may even have been read for its CSRF token)
+        return RawBody(b"", False, False)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return RawBody(b"", True, is_json)
+        return RawBody(b"", True, True)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            return RawBody(b"", True, is_json)
+            return RawBody(b"", True, True)
         chunks.append(chunk)
-    return RawBody(b"".join(chunks), False, is_json)
+    return RawBody(b"".join(chunks), False, True)
 
 
 Body = Annotated[RawBody, Depends(raw_body)]

@@ -18,7 +18,8 @@ IDENTITY_KINDS = ("anonymous_id", "user_id")
 
 # SQLite numbers rows itself only for an INTEGER primary key; PostgreSQL needs 64 bits here.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
-UNLINKED = text("customer_id IS NULL")
+UNLINKED_USER = text("customer_id IS NULL AND user_id IS NOT NULL")
+UNLINKED_ANONYMOUS = text("customer_id IS NULL AND anonymous_id IS NOT NULL")
 
 
 class JSONText(TypeDecorator[dict[str, Any]]):
@@ -62,15 +63,15 @@ class Event(Base):
             "ix_events_unlinked_user",
             "user_id",
             "source",
-            sqlite_where=UNLINKED,
-            postgresql_where=UNLINKED,
+            sqlite_where=UNLINKED_USER,
+            postgresql_where=UNLINKED_USER,
         ),
         Index(
             "ix_events_unlinked_anonymous",
             "anonymous_id",
             "source",
-            sqlite_where=UNLINKED,
-            postgresql_where=UNLINKED,
+            sqlite_where=UNLINKED_ANONYMOUS,
+            postgresql_where=UNLINKED_ANONYMOUS,
         ),
     )
 

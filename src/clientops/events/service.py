@@ -61,6 +61,9 @@ FUTURE_LEEWAY = timedelta(days=1)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID_LENGTH = 200
 MAX_NAME_LENGTH = 200
+MAX_DEPTH = 64
+"""Nesting of objects and arrays an event may have (the event itself is level 1): deeper
+documents could not be read back (JSON encoders stop at a few hundred levels)."""
 
 _SOURCE = re.compile(r"[A-Za-z0-9_.\-]{1,60}")
 _BAD_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
@@ -241,7 +244,7 @@ def _not_a_batch(text: str, exc: Exception) -> BatchRefused:
     return BatchRefused(400, "invalid_batch", {"body": 'expected {"batch": [event, ...]}'})
 
 
-def parse_body(body: bytes, *, settings: Settings) -> tuple[str, list[RawEvent]]:
+def _parse_body(body: bytes, *, settings: Settings) -> tuple[str, list[RawEvent]]:
     """The source and the events (each with its JSON text) of a request body;
     ``BatchRefused`` when the body is not a batch or is over the limits."""
     if len(body) > settings.events_max_batch_bytes:
@@ -303,9 +306,9 @@ def _timestamp(raw: dict[str, Any], now: datetime) -> datetime:
         if not isinstance(value, str) or len(value) > 40:
             raise ValueError(value)
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # overflow: year 1 or 9999 moved past the calendar
         raise Rejected("invalid_timestamp", "timestamp must be an ISO 8601 date-time") from None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment > now + FUTURE_LEEWAY:
         raise Rejected("timestamp_in_future", "timestamp is more than a day ahead")
     if moment < EARLIEST:
@@ -318,6 +321,19 @@ def _objects(raw: dict[str, Any]) -> None:
         value = raw.get(key)
         if value is not None and not isinstance(value, dict):
             raise Rejected(f"invalid_{key}", f"{key} must be a JSON object")
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in ``value`` (an object of scalars is 1)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in node)
+    return deepest
 
 
 def _bad_text(value: Any) -> bool:
@@ -352,7 +368,7 @@ def _fields(raw: Any) -> str:
     return str(kind)
 
 
-def check_event(raw: Any, text: str, index: int, now: datetime) -> Incoming:
+def _check_event(raw: Any, text: str, index: int, now: datetime) -> Incoming:
     """One event checked; ``Rejected`` with the first problem found. ``text`` is the event's
     JSON as sent, kept as its payload."""
     kind = _fields(raw)
@@ -366,6 +382,10 @@ def check_event(raw: Any, text: str, index: int, now: datetime) -> Incoming:
         raw, "event" if kind == "track" else "name", MAX_NAME_LENGTH, required=kind == "track"
     )
     _objects(raw)
+    # Counting brackets (in C) rules out deep nesting for almost every event; only an event
+    # with many objects or arrays is measured.
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+        raise Rejected("too_deep", f"objects and arrays nest more than {MAX_DEPTH} levels")
     if _ESCAPE_RISK.search(text) and _bad_text(raw):
         raise Rejected("invalid_text", "a text holds \\u0000 or an unpaired surrogate")
     return Incoming(
@@ -388,7 +408,7 @@ def _rejection(index: int, raw: Any, code: str, detail: str) -> dict[str, Any]:
     return {"index": index, "message_id": shown, "error": code, "detail": detail}
 
 
-def check_all(
+def _check_all(
     events: list[RawEvent], *, now: datetime, max_event_bytes: int
 ) -> tuple[list[Incoming], list[dict[str, Any]]]:
     """The valid events and the rejections, in batch order; ``BatchRefused`` (413) when an
@@ -397,7 +417,7 @@ def check_all(
     rejected: list[dict[str, Any]] = []
     for index, (raw, text) in enumerate(events):
         try:
-            good.append(check_event(raw, text, index, now))
+            good.append(_check_event(raw, text, index, now))
         except Rejected as exc:
             rejected.append(_rejection(index, raw, exc.code, exc.detail))
     too_large = [
@@ -419,7 +439,7 @@ IdKey = tuple[str, str]  # ("user_id" | "anonymous_id", value)
 Link = tuple[str, str, int]  # (kind, value, customer id)
 
 
-SEPARATOR = "\x1e"
+_SEPARATOR = "\x1e"
 """Joins the values of a column sent to PostgreSQL as one text, split there again by
 ``string_to_array(%s, E'\\x1e', '')``. Sending a batch's columns this way costs the driver
 one string each instead of encoding every array element in Python (the largest part of an
@@ -428,18 +448,18 @@ source are checked free of control characters, and JSON text cannot hold one une
 An empty string stands for NULL (no value sent is empty)."""
 
 
-def packed(values: Iterable[Any]) -> str:
+def _packed(values: Iterable[Any]) -> str:
     """A column of values as one text for ``string_to_array`` (``None`` as NULL)."""
-    return SEPARATOR.join(["" if value is None else str(value) for value in values])
+    return _SEPARATOR.join(["" if value is None else str(value) for value in values])
 
 
-def packed_texts(values: Iterable[str | None]) -> str:
-    """``packed`` for a column of texts, none of them empty (the common, faster case)."""
-    return SEPARATOR.join([value or "" for value in values])
+def _packed_texts(values: Iterable[str | None]) -> str:
+    """``_packed`` for a column of texts, none of them empty (the common, faster case)."""
+    return _SEPARATOR.join([value or "" for value in values])
 
 
 def _column(sql_type: str) -> str:
-    """SQL for a column sent as one text (``packed``), split back into an array."""
+    """SQL for a column sent as one text (``_packed``), split back into an array."""
     return f"string_to_array(%s, E'\\x1e', '')::{sql_type}[]"
 
 
@@ -453,7 +473,7 @@ _PG_KNOWN = (
     "CROSS JOIN LATERAL (SELECT kind, value, customer_id FROM event_identities "
     "WHERE source = %s AND kind = v.kind AND value = v.id OFFSET 0) AS i"
 )
-"""``_known_ids_query`` for PostgreSQL. The ids go as one text each (see ``SEPARATOR``), not
+"""``_known_ids_query`` for PostgreSQL. The ids go as one text each (see ``_SEPARATOR``), not
 as hundreds of parameters (whose encoding in the driver costs more than the query). Each is
 looked up on its own (``LATERAL ... OFFSET 0``): one index probe per id whatever the
 planner's statistics say; a table growing by thousands of rows a second is often ahead of
@@ -490,8 +510,8 @@ def _known_ids(
         return {}
     if _is_postgresql(db):
         kinds = ["user_id"] * len(user_ids) + ["anonymous_id"] * len(anonymous_ids)
-        wanted = SEPARATOR.join([*user_ids, *anonymous_ids])
-        params = (SEPARATOR.join(user_ids), source, SEPARATOR.join(kinds), wanted, source)
+        wanted = _SEPARATOR.join([*user_ids, *anonymous_ids])
+        params = (_SEPARATOR.join(user_ids), source, _SEPARATOR.join(kinds), wanted, source)
         rows: Sequence[Any] = db.connection().exec_driver_sql(_PG_KNOWN, params).all()
     else:
         rows = db.execute(_known_ids_query(source, user_ids, anonymous_ids)).all()
@@ -563,7 +583,7 @@ def _identify(
     return links
 
 
-def resolve(
+def _resolve(
     db: Session, source: str, events: list[Incoming], region: str
 ) -> tuple[dict[IdKey, int], list[Link]]:
     """Set each event's customer; every id of the batch that points to a customer, and the
@@ -587,12 +607,14 @@ def resolve(
 
 
 def _save_links(db: Session, source: str, links: list[Link]) -> None:
+    """Store the identity links an identify made; one already stored (by a concurrent batch)
+    is kept. In key order, so that concurrent batches wait for each other, never in a ring."""
     if not links:
         return
     now = utcnow()
     rows = [
         {"source": source, "kind": k, "value": v, "customer_id": c, "created_at": now}
-        for k, v, c in links
+        for k, v, c in sorted(links)
     ]
     stmt = _dialect_insert(db, EventIdentity.__table__).on_conflict_do_nothing(
         index_elements=["source", "kind", "value"]
@@ -612,7 +634,7 @@ _PG_UNLINKED = (
 ``_PG_KNOWN``)."""
 
 
-def backfill(db: Session, source: str, ids: dict[IdKey, int]) -> set[int]:
+def _backfill(db: Session, source: str, ids: dict[IdKey, int]) -> set[int]:
     """Link the stored, still unlinked events of ``source`` whose user or anonymous id now
     points to a customer; the customers that gained events."""
     user_ids = [v for (k, v) in ids if k == "user_id"]
@@ -621,7 +643,7 @@ def backfill(db: Session, source: str, ids: dict[IdKey, int]) -> set[int]:
         return set()
     # The partial indexes hold only unlinked events: usually this finds nothing, fast.
     if _is_postgresql(db):
-        params = (SEPARATOR.join(user_ids), source, SEPARATOR.join(anonymous_ids), source)
+        params = (_SEPARATOR.join(user_ids), source, _SEPARATOR.join(anonymous_ids), source)
         rows: Sequence[Any] = db.connection().exec_driver_sql(_PG_UNLINKED, params).all()
     else:
         unlinked = select(Event.id, Event.user_id, Event.anonymous_id).where(
@@ -630,6 +652,12 @@ def backfill(db: Session, source: str, ids: dict[IdKey, int]) -> set[int]:
             or_(Event.user_id.in_(user_ids), Event.anonymous_id.in_(anonymous_ids)),
         )
         rows = db.execute(unlinked).all()
+    return _link_rows(db, rows, ids)
+
+
+def _link_rows(db: Session, rows: Iterable[Any], ids: dict[IdKey, int]) -> set[int]:
+    """Link each unlinked event of ``rows`` (id, user id, anonymous id) to the customer its
+    user id, else its anonymous id, points to; the customers that gained events."""
     targets: dict[int, list[int]] = {}
     for event_id, user_id, anonymous_id in rows:
         customer_id = ids.get(("user_id", user_id or "")) or ids.get(
@@ -659,7 +687,7 @@ _PG_INSERT = (
     + ") AS x(m, t, n, u, a, c, o, p) "
     "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
 )
-"""One statement for the whole batch; each column goes as one text (see ``SEPARATOR``)."""
+"""One statement for the whole batch; each column goes as one text (see ``_SEPARATOR``)."""
 _SQLITE_ROWS = 1000  # 10 parameters a row, under SQLite's 32,766
 
 
@@ -668,7 +696,7 @@ def _sqlite_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def insert_events(db: Session, source: str, events: list[Incoming]) -> set[str]:
+def _insert_events(db: Session, source: str, events: list[Incoming]) -> set[str]:
     """Insert the events not stored yet, in one statement (PostgreSQL) or a few (SQLite);
     the message ids actually inserted. A message id already stored inserts nothing."""
     events = sorted(events, key=lambda e: e.message_id)  # one lock order for concurrent batches
@@ -676,14 +704,14 @@ def insert_events(db: Session, source: str, events: list[Incoming]) -> set[str]:
     connection = db.connection()
     if connection.dialect.name == "postgresql":
         columns = (
-            SEPARATOR.join([e.message_id for e in events]),
-            SEPARATOR.join([e.type for e in events]),
-            packed_texts([e.name for e in events]),
-            packed_texts([e.user_id for e in events]),
-            packed_texts([e.anonymous_id for e in events]),
-            packed([e.customer_id for e in events]),
-            SEPARATOR.join([e.occurred_at.isoformat() for e in events]),
-            SEPARATOR.join([e.payload for e in events]),
+            _SEPARATOR.join([e.message_id for e in events]),
+            _SEPARATOR.join([e.type for e in events]),
+            _packed_texts([e.name for e in events]),
+            _packed_texts([e.user_id for e in events]),
+            _packed_texts([e.anonymous_id for e in events]),
+            _packed([e.customer_id for e in events]),
+            _SEPARATOR.join([e.occurred_at.isoformat() for e in events]),
+            _SEPARATOR.join([e.payload for e in events]),
         )
         result = connection.exec_driver_sql(_PG_INSERT, (source, now, *columns))
         return set(result.scalars().all())
@@ -784,7 +812,7 @@ def _summary_deltas(events: list[Incoming]) -> list[list[Any]]:
     return [totals[customer_id] for customer_id in sorted(totals)]
 
 
-def add_to_summaries(db: Session, events: list[Incoming]) -> None:
+def _add_to_summaries(db: Session, events: list[Incoming]) -> None:
     """Add stored events to their customers' summaries in one upsert, in customer order so
     that concurrent batches lock the rows in the same order."""
     rows = _summary_deltas(events)
@@ -792,7 +820,7 @@ def add_to_summaries(db: Session, events: list[Incoming]) -> None:
         return
     now = utcnow()
     if _is_postgresql(db):
-        columns = [SEPARATOR.join(map(str, column)) for column in zip(*rows, strict=True)]
+        columns = [_SEPARATOR.join(map(str, column)) for column in zip(*rows, strict=True)]
         db.connection().exec_driver_sql(_PG_SUMMARY, (now, *columns))
         return
     values = [dict(zip(_SUMMARY_COLUMNS, row, strict=True), updated_at=now) for row in rows]
@@ -887,19 +915,19 @@ def ingest(*, db: Session, principal: Principal, body: bytes) -> dict[str, Any]:
     event in it is valid."""
     require(principal, "events:write")
     settings = current()
-    source, raw_events = parse_body(body, settings=settings)
-    checked, rejected = check_all(
+    source, raw_events = _parse_body(body, settings=settings)
+    checked, rejected = _check_all(
         raw_events, now=utcnow(), max_event_bytes=settings.events_max_event_bytes
     )
     events, repeated = _first_of_each(checked)
-    known, links = resolve(db, source, events, settings.phone_region)
-    inserted = insert_events(db, source, events)
+    known, links = _resolve(db, source, events, settings.phone_region)
+    inserted = _insert_events(db, source, events)
     stored = [e for e in events if e.message_id in inserted]
     _save_links(db, source, links)
     # Ids known now may have events stored before they were: an identify just made, or an
     # external id added to a customer since (an import). Usually none are waiting.
-    late = backfill(db, source, known)
-    add_to_summaries(db, [e for e in stored if e.customer_id not in late])
+    late = _backfill(db, source, known)
+    _add_to_summaries(db, [e for e in stored if e.customer_id not in late])
     recompute_summaries(db=db, customer_ids=late)
     result = {
         "accepted": len(stored),
@@ -940,12 +968,12 @@ def pending_ranges(*, db: Session, size: int) -> tuple[list[list[int]], int]:
 
 
 def link_pending(*, db: Session, first_id: int, last_id: int) -> tuple[int, int]:
-    """Link the unlinked events with ids in ``[first_id, last_id]`` whose user or anonymous id
-    now points to a customer (an import added the external id, an identify came through);
-    (events checked, events linked). Summaries of the customers that gained events are
-    rebuilt."""
+    """Link the unlinked events with ids in ``[first_id, last_id]`` (and only those: a job's
+    batches stay apart) whose user or anonymous id now points to a customer (an import added
+    the external id, an identify came through); (events checked, events linked). Summaries
+    of the customers that gained events are rebuilt."""
     rows = db.execute(
-        select(Event.source, Event.user_id, Event.anonymous_id).where(
+        select(Event.id, Event.source, Event.user_id, Event.anonymous_id).where(
             Event.customer_id.is_(None), Event.id.between(first_id, last_id)
         )
     ).all()
@@ -953,16 +981,14 @@ def link_pending(*, db: Session, first_id: int, last_id: int) -> tuple[int, int]
     linked = 0
     by_source: dict[str, list[Any]] = {}
     for row in rows:
-        by_source.setdefault(row.source, []).append(row)
+        by_source.setdefault(row.source, []).append((row.id, row.user_id, row.anonymous_id))
     for source, group in sorted(by_source.items()):
-        user_ids = {r.user_id for r in group if r.user_id}
-        anonymous_ids = {r.anonymous_id for r in group if r.anonymous_id}
+        user_ids = {user_id for _id, user_id, _anonymous in group if user_id}
+        anonymous_ids = {anonymous for _id, _user, anonymous in group if anonymous}
         known = _known_ids(db, source, user_ids, anonymous_ids)
-        gained |= backfill(db, source, known)
+        gained |= _link_rows(db, group, known)
         linked += sum(
-            1
-            for r in group
-            if ("user_id", r.user_id) in known or ("anonymous_id", r.anonymous_id) in known
+            1 for _id, u, a in group if ("user_id", u) in known or ("anonymous_id", a) in known
         )
     recompute_summaries(db=db, customer_ids=gained)
     return len(rows), linked

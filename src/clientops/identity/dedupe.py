@@ -203,6 +203,6 @@ def run(
         "threshold": threshold,
         "model_trained": result.trained,
         "comparisons": list(result.comparisons),
-        "read_seconds": round(read_seconds, 2),
+        "stage_seconds": {"read": round(read_seconds, 2), **result.seconds},
         "seconds": round(time.perf_counter() - started, 2),
     }

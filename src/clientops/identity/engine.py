@@ -21,11 +21,12 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 import unicodedata
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import duckdb
@@ -34,6 +35,8 @@ import pyarrow.compute as pc
 
 from clientops.core.i18n import N_
 from clientops.core.normalise import clean_text, parse_phone
+
+logger = logging.getLogger(__name__)
 
 ROLES = (
     "name",
@@ -56,14 +59,16 @@ MAX_SHARED = 10
 MIN_RECORDS_TO_TRAIN = 1000
 # Pairs sampled for u (random pairs) and for each EM session: enough for stable estimates,
 # small enough that training stays a few seconds at a million records.
-U_SAMPLE_PAIRS = 2e6
+U_SAMPLE_PAIRS = 1e6
 EM_SAMPLE_PAIRS = 2e6
 # Assumed recall of the deterministic rules, used to estimate the share of matching pairs.
 DETERMINISTIC_RECALL = 0.7
 
-_COMPOUND_SURNAMES = frozenset(
-    ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "司空", "令狐", "西门", "夏侯", "轩辕", "端木", "独孤", "南宫", "呼延", "钟离", "申屠", "澹台", "万俟", "闻人", "赫连", "拓跋", "百里", "东郭", "公羊"]
+_COMPOUND_TEXT = (
+    "欧阳司马上官诸葛东方皇甫尉迟公孙慕容长孙宇文司徒司空令狐西门夏侯轩辕"
+    "端木独孤南宫呼延钟离申屠澹台万俟闻人赫连拓跋百里东郭公羊"
 )
+_COMPOUND_SURNAMES = frozenset(_COMPOUND_TEXT[i : i + 2] for i in range(0, len(_COMPOUND_TEXT), 2))
 # Surnames whose reading differs from the character's everyday reading.
 _SURNAME_PINYIN = {
     "曾": "zeng",
@@ -115,12 +120,27 @@ class Result:
     pairs_compared: int
     trained: bool
     comparisons: tuple[str, ...]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Stopwatch:
+    """Seconds spent per stage, for the summary of a run."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self.last, 2)
+        self.last = now
 
 
 # ---------------------------------------------------------------- standardisation helpers
 
 
 _HANZI = re.compile("[\u3400-\u9fff\U00020000-\U0002ffff]")
+_HANZI_NAME = re.compile("[\u3400-\u9fff\U00020000-\U0002ffff ]+")
 # Codepoint → toneless pinyin, filled as characters are met; str.translate then converts a
 # whole name in C, ~50x faster than calling pypinyin per name.
 _PINYIN: dict[int, str] = {}
@@ -184,7 +204,8 @@ class NameForms:
 
     ``hanzi``: simplified characters (None for a Latin name); ``forward`` and ``reverse``: ASCII
     letters in the written order and with the family/given parts swapped; ``key``: the sorted
-    parts, so ``Zhang Wei``, ``Wei Zhang`` and ``张伟`` share it; ``initials``: sorted first letters.
+    parts, so ``Zhang Wei``, ``Wei Zhang`` and ``张伟`` share it; ``initials``: sorted first
+    letters.
     """
 
     hanzi: str | None
@@ -204,7 +225,9 @@ def name_forms(name: str, given: str = "", family: str = "") -> NameForms | None
     return NameForms(*forms) if forms else None
 
 
-def _name_tuple(name: str, given: str, family: str) -> tuple[str | None, str, str, str, str] | None:
+def _name_tuple(
+    name: str, given: str, family: str, *, learn: bool = True
+) -> tuple[str | None, str, str, str, str] | None:
     """The hot path of :func:`name_forms`: cleaned, simplified input; a tuple out."""
     if not name:
         name = f"{family}{given}" if _HANZI.search(family + given) else f"{given} {family}".strip()
@@ -213,11 +236,17 @@ def _name_tuple(name: str, given: str, family: str) -> tuple[str | None, str, st
         from_parts = False
     if not name:
         return None
-    letters = _LETTERS.findall(name.lower() if name.isascii() else fold_ascii(name))
-    hanzi = "" if letters else "".join(_HANZI.findall(name))
+    if name.isascii():
+        letters, hanzi = _LETTERS.findall(name.lower()), ""
+    elif _HANZI_NAME.fullmatch(name):
+        letters, hanzi = [], name.replace(" ", "")
+    else:
+        letters = _LETTERS.findall(fold_ascii(name))
+        hanzi = "" if letters else "".join(_HANZI.findall(name))
     if hanzi:
         fam, giv = (family, given) if from_parts else split_hanzi_name(hanzi)
-        _learn_pinyin(set(hanzi))
+        if learn:
+            _learn_pinyin(set(hanzi))
         parts = [
             p
             for p in (_SURNAME_PINYIN.get(fam) or fam.translate(_PINYIN), giv.translate(_PINYIN))
@@ -256,6 +285,8 @@ def normalise_phone(value: str, region: str = "CN") -> str | None:
 
 # ---------------------------------------------------------------- standardisation in DuckDB
 
+# Full-width ASCII forms and the ideographic space, for SQL translate(); the full-width
+# apostrophe is left out because its narrow form would end the SQL string literal.
 _WIDE = "".join(chr(c) for c in range(0xFF01, 0xFF5F) if chr(c) != "＇") + "\u3000"
 _NARROW = "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if chr(c) != "＇") + " "
 _INVISIBLE = (
@@ -343,7 +374,7 @@ def _convert_names(keys: Sequence[str]) -> list[tuple[Any, ...] | None]:
     out: list[tuple[Any, ...] | None] = []
     for key in simplified:
         name, given, family = key.split("\x01")
-        forms = _name_tuple(name, given, family)
+        forms = _name_tuple(name, given, family, learn=False)
         out.append(None if forms is None else (*forms, sorted(set(forms[0])) if forms[0] else None))
     return out
 
@@ -370,8 +401,10 @@ _PHONE_DIGITS = f"regexp_replace({_narrow_sql('raw_phone')}, '[\\s().\\-]', '', 
 # normalised in SQL; anything else goes through phonenumbers once per distinct value.
 _PHONE_FAST = """
 CASE
-  WHEN regexp_matches(ph_digits, '^(\\+86|0086|86)?1[3-9][0-9]{9}$') THEN '+86' || right(ph_digits, 11)
-  WHEN regexp_matches(ph_digits, '^(\\+|00)1[2-9][0-9]{2}[2-9][0-9]{6}$') THEN '+1' || right(ph_digits, 10)
+  WHEN regexp_matches(ph_digits, '^(\\+86|0086|86)?1[3-9][0-9]{9}$')
+    THEN '+86' || right(ph_digits, 11)
+  WHEN regexp_matches(ph_digits, '^(\\+|00)1[2-9][0-9]{2}[2-9][0-9]{6}$')
+    THEN '+1' || right(ph_digits, 10)
 END"""
 
 _EMAIL = f"lower(trim({_narrow_sql('raw_email')}))"
@@ -432,7 +465,8 @@ WITH joined AS (
                   ['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y.%m.%d', '%Y-%m-%d %H:%M:%S']),
                   '%Y-%m-%d') AS dob,
          CASE WHEN a.place IS NULL THEN NULL
-              WHEN regexp_matches(a.place, '[区县旗]') THEN regexp_extract(a.place, '[区县旗]([^区县旗]+)$', 1)
+              WHEN regexp_matches(a.place, '[区县旗]')
+                THEN regexp_extract(a.place, '[区县旗]([^区县旗]+)$', 1)
               WHEN regexp_matches(a.place, '市') THEN regexp_extract(a.place, '市([^市]+)$', 1)
               ELSE a.place END AS street,
          CASE WHEN length(regexp_replace(raw_id_number, '[\\s-]', '', 'g')) >= 6
@@ -494,6 +528,9 @@ def _connection() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 # ---------------------------------------------------------------- the model
+
+# What Splink and DuckDB raise when the data give a training step nothing to learn from.
+_TRAINING_ERRORS: tuple[type[Exception], ...] = (ValueError, ZeroDivisionError, duckdb.Error)
 
 
 @dataclass(frozen=True)
@@ -796,6 +833,7 @@ class _Model:
 
         self.con = con
         self.records = records
+        self.present = present
         self.comparisons = tuple(c for c in COMPARISONS if any(col in present for col in c.columns))
         context = {"dob", "pc", "city", "addr", "em_user"} & present
         rules = [r for r in BLOCKING_RULES if set(r) <= present]
@@ -819,37 +857,53 @@ class _Model:
 
     def train(self, seed: int) -> None:
         """Estimate u by random sampling and m by EM; keep the priors where a step cannot."""
-        from splink import block_on
+        from splink.internals.exceptions import SplinkException
 
         if not self.will_train:
             return
+        errors: tuple[type[Exception], ...] = (*_TRAINING_ERRORS, SplinkException)
         training = self.linker.training
-        self._estimate_prior()
-        training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=seed)
-        names = {c.name for c in self.comparisons}
-        sessions = [("nm_key",)] if "name" in names else []
-        for column in ("dob", "pc", "addr", "city"):
-            if column in {col for c in self.comparisons for col in c.columns}:
-                sessions.append((column,))
-                break
-        for columns in sessions:
-            training.estimate_parameters_using_expectation_maximisation(
-                block_on(*columns),
-                estimate_without_term_frequencies=True,
-                max_pairs=EM_SAMPLE_PAIRS,
-            )
+        steps: list[Callable[[], object]] = [
+            self._estimate_prior,
+            lambda: training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=seed),
+        ]
+        steps += [partial(self._expectation_maximisation, column) for column in self._em_blocks()]
+        for step in steps:
+            try:
+                step()
+            except errors as exc:
+                # Odd data (one name for everyone, no pairs on a column): keep the priors for
+                # what this step would have estimated, and say so in the log.
+                logger.info("identity model: a training step kept its priors: %s", exc)
         self.trained = True
 
+    def _em_blocks(self) -> list[str]:
+        """Columns to block EM sessions on: the name, then one other that most records have.
+
+        A session estimates every comparison but the one it blocks on, so it is only worth
+        running when there is another comparison to estimate.
+        """
+        if len(self.comparisons) < 2:
+            return []
+        names = {c.name for c in self.comparisons}
+        blocks = ["nm_key"] if "name" in names else []
+        others = [c for c in ("dob", "pc", "addr", "city", "em", "ph") if c in self.present]
+        return blocks + others[:1]
+
+    def _expectation_maximisation(self, column: str) -> None:
+        from splink import block_on
+
+        self.linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(column), estimate_without_term_frequencies=True, max_pairs=EM_SAMPLE_PAIRS
+        )
+
     def _estimate_prior(self) -> None:
-        rules = [_rule_sql((c,)) for c in ("ph", "em", "idn") if self._has(c)]
+        rules: list[str | Any] = [_rule_sql((c,)) for c in ("ph", "em", "idn") if c in self.present]
         if not rules:
             return
         self.linker.training.estimate_probability_two_random_records_match(
             rules, recall=DETERMINISTIC_RECALL
         )
-
-    def _has(self, column: str) -> bool:
-        return any(column in c.columns for c in self.comparisons)
 
     def blocked_pairs(self, *, focus: bool) -> tuple[str, int]:
         """Table of the pairs the blocking rules propose, less the deterministic ones."""
@@ -907,9 +961,11 @@ def match(
     ``explain=False`` skips the per-comparison evidence.
     """
     _check_input(records)
+    watch = _Stopwatch()
     with _connection() as con, _quiet_splink():
         _standardise_into(con, records)
         con.sql(_placeholder_values_sql())
+        watch.lap("standardise")
         focus = focus_ids is not None
         if focus:
             ids = pa.table({"id": pa.array(sorted(set(focus_ids or ())), pa.string())})
@@ -918,17 +974,22 @@ def match(
         con.sql(_deterministic_sql(focus))
         model = _Model(con, _present_columns(con), records.num_rows, explain=explain)
         model.train(seed)
+        watch.lap("train")
         candidates, compared = model.blocked_pairs(focus=focus)
         det_count = _count(con, "det")
+        watch.lap("block")
         # Splink turns the threshold into a weight: probability 1 would be an infinite one.
         scored = model.score(candidates, min(min_probability, 0.999999)) if compared else None
+        watch.lap("score")
         table = _collect(con, model, scored, min_probability, explain)
+        watch.lap("collect")
         return Result(
             pairs=table,
             records=records.num_rows,
             pairs_compared=compared + det_count,
             trained=model.trained,
             comparisons=tuple(c.name for c in model.comparisons),
+            seconds=watch.laps,
         )
 
 

@@ -1030,10 +1030,30 @@ def plan_run(*, db: Session, candidates: Sequence[Candidate], auto_from: float) 
             continue
         usable.append(cand)
     sure = sorted((c for c in usable if c.probability >= auto_from), key=_strongest)
+    apart |= _kept_apart(db, {i for c in sure for i in c.key}, facts)
     joined, blocked = _join(sure, apart)
     plan.review = [c for c in usable if c.probability < auto_from] + blocked
     plan.clusters = [_cluster(component, facts) for component in joined]
     return plan
+
+
+def _kept_apart(
+    db: Session, ids: set[int], facts: dict[int, dict[str, Any]]
+) -> set[tuple[int, int]]:
+    """Rejected pairs among ``ids`` that still stand (neither record changed since), found by
+    this run or not: sure pairs must not chain them into one cluster."""
+    found: set[tuple[int, int]] = set()
+    for chunk in _chunks(sorted(ids)):
+        stmt = select(CandidatePair).where(
+            CandidatePair.status == "rejected", CandidatePair.left_id.in_(chunk)
+        )
+        for pair in db.scalars(stmt):
+            if pair.right_id not in ids:
+                continue
+            changed = max(facts[i]["updated_at"] for i in (pair.left_id, pair.right_id))
+            if not proposable(pair, changed):
+                found.add((pair.left_id, pair.right_id))
+    return found
 
 
 def _strongest(candidate: Candidate) -> tuple[float, tuple[int, int]]:
@@ -1071,16 +1091,17 @@ def _join(
 def _cluster(edges: list[Candidate], facts: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """The survivor of a component and, in merge order, each other member with the pair that
     links it to a record merged before it."""
-    ids = {i for c in edges for i in c.key}
-    survivor = choose_survivor([facts[i] for i in sorted(ids)])
+    links: dict[int, list[tuple[int, Candidate]]] = {}
+    for cand in edges:
+        a, b = cand.key
+        links.setdefault(a, []).append((b, cand))
+        links.setdefault(b, []).append((a, cand))
+    survivor = choose_survivor([facts[i] for i in sorted(links)])
     reached, members, frontier = {survivor}, [], [survivor]
-    while frontier:
+    while frontier:  # breadth first: each member joins through a record already merged
         node = frontier.pop(0)
-        for cand in edges:
-            other = (
-                cand.key[1] if cand.key[0] == node else cand.key[0] if cand.key[1] == node else None
-            )
-            if other is not None and other not in reached:
+        for other, cand in links[node]:
+            if other not in reached:
                 reached.add(other)
                 frontier.append(other)
                 members.append({"id": other, "pair": candidate_json(cand)})

@@ -48,6 +48,7 @@ def list_imports(db: SessionDep, principal: Importer) -> list[ImportRead]:
 async def upload(request: Request, db: SessionDep, principal: Importer) -> ImportRead:
     """Upload a file (multipart: ``kind`` and ``file``); answers with headers, the suggested
     mapping and a preview. A file that cannot be read is refused with 422 and the reason."""
+    service.check_upload_size(request.headers.get("content-length"))
     form = await request.form()
     file, kind = form.get("file"), str(form.get("kind") or "customers")
     if not isinstance(file, UploadFile) or not file.filename:

@@ -213,6 +213,8 @@ def _finish(import_id: int, status: str, dry_run: bool) -> None:
         imp = service.finish(db=db, import_id=import_id, status=status)
         changed = imp.created + imp.updated + imp.accounts_created
         kind = imp.kind
+    if status in ("succeeded", "rejected"):
+        service.discard_file(imp)
     if status == "succeeded" and kind == "customers" and changed:
         _ask_for_resolution(import_id)
 

@@ -75,9 +75,10 @@ class Import(TimestampMixin, Base):
 class ImportBatch(Base):
     """A slice of an import's validated rows, staged before any is written.
 
-    ``payload`` holds the rows to write and ``report`` the rows that failed validation, each a
-    zlib-compressed JSON list (``rows`` and ``invalid`` count them); a resumed workflow reads
-    the very same batches. ``failures`` holds
+    ``payload`` holds the rows to write (their values), ``cells`` their original cells (read
+    only when one fails against the database) and ``report`` the rows that failed validation,
+    each a zlib-compressed JSON list (``rows`` and ``invalid`` count them); a resumed workflow
+    reads the very same batches. ``failures`` holds
     the rows that failed against the database (an unknown customer...) when the batch was last
     written or simulated, ``applied`` says it was written and ``counts`` what it did.
     """
@@ -90,6 +91,7 @@ class ImportBatch(Base):
     rows: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    cells: Mapped[bytes] = mapped_column(LargeBinary)
     report: Mapped[bytes] = mapped_column(LargeBinary)
     failures: Mapped[bytes | None] = mapped_column(LargeBinary)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)

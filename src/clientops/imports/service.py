@@ -290,6 +290,14 @@ def _store(target: Path, *, data: bytes | None, path: Path | None, stream: Binar
     return size
 
 
+def check_upload_size(declared: str | None) -> None:
+    """Refuse an upload whose declared length (``Content-Length``) is past the limit, before
+    its body is read (a little slack for the multipart envelope)."""
+    limit = current().import_max_bytes
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise TabularError({"file": "too_large", "limit": str(limit)})
+
+
 def _read_headers(db: Session, imp: Import) -> Table:
     table = open_file(imp)
     check_mixed_encoding(file_path(imp), table)
@@ -670,7 +678,12 @@ def save_batch(
         number=number,
         rows=rows,
         invalid=sum(len(entry[0]) for entry in report),
-        payload=pack(entries),
+        # The values to write, each pointing at its cells, which are kept apart: a batch's
+        # cells are read only when one of its rows fails against the database.
+        payload=pack(
+            [[rows, index, values] for index, (rows, _cells, values) in enumerate(entries)]
+        ),
+        cells=pack([cells for _rows, cells, _values in entries]),
         report=pack(report),
         applied=False,
         counts={},
@@ -751,7 +764,11 @@ def record_batch(
     if batch is None:
         raise NotFound("batch")
     batch.counts = outcome.counts()
-    batch.failures = pack(outcome.failed) if outcome.failed else None
+    batch.failures = None
+    if outcome.failed:
+        cells = unpack(batch.cells)
+        failed = [[rows, cells[index], errors] for rows, index, errors in outcome.failed]
+        batch.failures = pack(failed)
     batch.applied = applied
     db.flush()
 
@@ -778,8 +795,27 @@ def finish(*, db: Session, import_id: int, status: str, error: str | None = None
     imp.status = status
     imp.error = error
     imp.finished_at = utcnow()
+    if status in ("succeeded", "rejected"):
+        _release(db, imp)
     db.flush()
     return imp
+
+
+def _release(db: Session, imp: Import) -> None:
+    """A finished import keeps its counts and report; its staged rows go (and, once this is
+    committed, its stored file: ``discard_file``)."""
+    empty = pack([])
+    db.execute(
+        update(ImportBatch)
+        .where(ImportBatch.import_id == imp.id)
+        .values(payload=empty, cells=empty)
+    )
+    imp.staged_key = None
+
+
+def discard_file(imp: Import) -> None:
+    """Delete the stored copy of a finished import's file."""
+    file_path(imp).unlink(missing_ok=True)
 
 
 def fail(*, db: Session, import_id: int, error: str, refused: bool = False) -> None:

@@ -181,6 +181,8 @@ def _scan(
 
 # --- staging -------------------------------------------------------------------------------
 
+_Validated = tuple[int, list[str], dict[str, Any], RowErrors]
+
 
 @dataclass
 class StageCounts:
@@ -220,9 +222,8 @@ class Stager:
 
     def run(self, rows: Iterable[tuple[int, list[str]]]) -> StageCounts:
         """Stage every row; the last, partial batch included."""
-        for number, cells in rows:
+        for number, cells, values, errors in self._validated(rows):
             self.counts.total += 1
-            values, errors = self.validator.validate(cells)
             self._raw_checks(number, errors)
             if self.validator.has_lines:
                 self._order_line(number, cells, values, errors)
@@ -231,6 +232,10 @@ class Stager:
         self._close_order()
         self._flush(force=True)
         return self.counts
+
+    def _validated(self, rows: Iterable[tuple[int, list[str]]]) -> Iterator[_Validated]:
+        for number, cells in rows:
+            yield (number, cells, *self.validator.validate(cells))
 
     def _raw_checks(self, number: int, errors: RowErrors) -> None:
         for column in sorted(self.scan.hidden.get(number, ())):

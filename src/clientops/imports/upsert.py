@@ -51,6 +51,7 @@ from clientops.imports.bulk import (
 from clientops.imports.models import OrderLine
 
 Entry = list[Any]
+"""A staged row: [row numbers, index of its cells in the batch, values]."""
 
 SCALARS = (
     "kind", "name", "name_key", "alt_key", "phone", "phone_key", "email", "email_key",
@@ -58,6 +59,7 @@ SCALARS = (
     "website", "industry", "lifecycle_stage", "source", "notes", "owner_id", "team_id",
 )  # fmt: skip
 """Customer columns an import row may set."""
+_SCALAR_SET = frozenset(SCALARS)
 CUSTOMER_COLUMNS = ("id", *SCALARS, "account_id", "created_at", "updated_at")
 ORDER_COLUMNS = (
     "id", "customer_id", "number", "ordered_at", "amount", "currency", "channel", "status",
@@ -106,7 +108,8 @@ class Outcome:
         }
 
     def fail(self, entry: Entry, column: str, code: str) -> None:
-        """Move ``entry`` to the report with one error."""
+        """Move ``entry`` to the report with one error (its cells are added by the caller,
+        from the index the entry carries)."""
         self.failed.append([entry[0], entry[1], [[column, code, ""]]])
 
 
@@ -155,7 +158,7 @@ def _visible(db: Session, principal: Principal, ids: Iterable[int]) -> set[int]:
         stmt = customers_service.restrict(
             select(Customer.id).where(_in(db, Customer.id, part)), principal
         )
-        found.update(db.scalars(stmt))
+        found.update(db.connection().execute(stmt).scalars())
     return found
 
 
@@ -166,7 +169,7 @@ def _by_external_id(db: Session, source: str, values: Iterable[str]) -> dict[str
         stmt = select(ExternalId.external_id, ExternalId.customer_id).where(
             ExternalId.source == source, _in(db, ExternalId.external_id, part)
         )
-        found.update({ext: customer_id for ext, customer_id in db.execute(stmt)})
+        found.update({ext: customer_id for ext, customer_id in db.connection().execute(stmt)})
     return found
 
 
@@ -187,7 +190,9 @@ def _by_key(
             stmt = stmt.where(Customer.created_at < before)
         if company:
             stmt = stmt.where(Customer.kind == "company")
-        for key, customer_id in db.execute(customers_service.restrict(stmt, principal)):
+        for key, customer_id in db.connection().execute(
+            customers_service.restrict(stmt, principal)
+        ):
             found[key].append(customer_id)
     for ids in found.values():
         ids.sort()
@@ -201,7 +206,7 @@ def _with_source_id(db: Session, source: str, ids: Iterable[int]) -> set[int]:
         stmt = select(ExternalId.customer_id).where(
             ExternalId.source == source, _in(db, ExternalId.customer_id, part)
         )
-        found.update(db.scalars(stmt))
+        found.update(db.connection().execute(stmt).scalars())
     return found
 
 
@@ -282,7 +287,7 @@ class _Customers:
             (entry, match) for entry, match in zip(entries, matches, strict=True) if match != -1
         ]
         matched_ids = [match for _, match in kept if match is not None]
-        current = self._current(matched_ids)
+        current = self._current(matched_ids, entries)
         current_tags = self._current_tags(matched_ids)
         current_custom = self._current_custom(matched_ids)
         with_source = _with_source_id(self.db, self.ctx.source, matched_ids)
@@ -393,14 +398,17 @@ class _Customers:
 
     # -- comparing --
 
-    def _current(self, ids: list[int]) -> dict[int, dict[str, Any]]:
-        columns = [getattr(Customer, name) for name in (*SCALARS, "account_id")]
+    def _current(self, ids: list[int], entries: list[Entry]) -> dict[int, dict[str, Any]]:
+        """The stored values of the matched customers, for the columns the rows fill."""
+        filled = {name for entry in entries for name in entry[2]}
+        names = [name for name in SCALARS if name in filled] + ["account_id"]
+        columns = [getattr(Customer, name) for name in names]
         found: dict[int, dict[str, Any]] = {}
         for part in chunks(ids):
-            for row in self.db.execute(
+            for row in self.conn.execute(
                 select(Customer.id, *columns).where(_in(self.db, Customer.id, part))
             ):
-                found[row[0]] = dict(zip((*SCALARS, "account_id"), row[1:], strict=True))
+                found[row[0]] = dict(zip(names, row[1:], strict=True))
         return found
 
     def _current_tags(self, ids: list[int]) -> dict[int, set[str]]:
@@ -411,7 +419,7 @@ class _Customers:
                 .join(Tag, Tag.id == customer_tags.c.tag_id)
                 .where(_in(self.db, customer_tags.c.customer_id, part))
             )
-            for customer_id, name in self.db.execute(stmt):
+            for customer_id, name in self.conn.execute(stmt):
                 found[customer_id].add(name)
         return found
 
@@ -426,7 +434,7 @@ class _Customers:
             stmt = select(
                 v.id, v.customer_id, v.field_id, v.text_value, v.number_value, v.date_value
             ).where(_in(self.db, v.customer_id, part), v.field_id.in_(field_ids))
-            for row_id, customer_id, field_id, text_value, number, day in self.db.execute(stmt):
+            for row_id, customer_id, field_id, text_value, number, day in self.conn.execute(stmt):
                 typed = number if number is not None else day if day is not None else text_value
                 found[(customer_id, field_id)] = (row_id, typed)
         return found
@@ -438,11 +446,12 @@ class _Customers:
         current: dict[str, Any],
         custom: dict[tuple[int, int], tuple[int, Any]],
     ) -> None:
-        changes = {
-            name: _stored(values[name], name)
-            for name in SCALARS
-            if name in values and _stored(values[name], name) != current[name]
-        }
+        changes = {}
+        for name, raw in values.items():
+            if name in _SCALAR_SET:
+                value = _stored(raw, name)
+                if value != current[name]:
+                    changes[name] = value
         if changes:
             self.plan.changes[customer_id] = changes
             self.plan.touched.add(customer_id)
@@ -576,7 +585,7 @@ class _Customers:
             found.update(
                 {
                     n: i
-                    for i, n in self.db.execute(
+                    for i, n in self.conn.execute(
                         select(Tag.id, Tag.name).where(_in(self.db, Tag.name, part))
                     )
                 }
@@ -692,7 +701,7 @@ class _Orders:
             stmt = select(*columns).where(
                 Order.source == self.ctx.source, _in(self.db, Order.number, part)
             )
-            for row in self.db.execute(stmt):
+            for row in self.conn.execute(stmt):
                 found[row.number] = dict(row._mapping)
         return found
 
@@ -707,7 +716,7 @@ class _Orders:
                 .where(_in(self.db, line.order_id, part))
                 .order_by(line.order_id, line.line_no)
             )
-            for order_id, *rest in self.db.execute(stmt):
+            for order_id, *rest in self.conn.execute(stmt):
                 found[order_id].append(tuple(rest))
         return found
 
@@ -820,6 +829,6 @@ class _Activities:
             stmt = select(*columns).where(
                 Activity.source == self.ctx.source, _in(self.db, Activity.external_id, part)
             )
-            for row in self.db.execute(stmt):
+            for row in self.conn.execute(stmt):
                 found[row.external_id] = dict(row._mapping)
         return found

@@ -84,6 +84,8 @@ _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TIME = re.compile(r"(.+?)[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?")
 _SERIAL_TIME = re.compile(r"\d{1,7}\.\d+")
 _DIGIT = re.compile(r"\d")
+_MANGLED = re.compile(r"[eE.]")
+_ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
 _EMAIL_FAST = re.compile(
     r"[A-Za-z0-9_%+\-]+(?:\.[A-Za-z0-9_%+\-]+)*@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})"
@@ -302,6 +304,12 @@ class RowValidator:
             self.plan.append((index, header, target, handler))
             self.columns[target] = header
         self.has_lines = kind == "orders" and any(f in self.columns for f in LINE_FIELDS)
+        # What the row loop needs, decided once: identifiers and phones are checked for the
+        # ways Excel mangles long numbers (only cells with an "E" or a "." can be mangled).
+        numeric = frozenset((*ID_LIKE, "phone", "customer_phone"))
+        self.steps = [(i, h, fn, target in numeric) for i, h, target, fn in self.plan]
+        self.finish: Callable[[dict[str, Any], RowErrors], None] = getattr(self, f"_finish_{kind}")
+        self.today = date.today()
 
     def _handler(self, target: str, known: dict[str, tuple[str, ...]]) -> Handler:
         if target.startswith("cf.") and self.kind == "customers":
@@ -326,14 +334,14 @@ class RowValidator:
         """The row's values to write and its errors (an empty list when it is valid)."""
         out: dict[str, Any] = {}
         errors: RowErrors = []
-        for index, header, target, handler in self.plan:
+        for index, header, handler, numeric in self.steps:
             raw = cells[index]
             if not raw:
                 continue
             if raw[0] in "=+-@" and is_formula(raw):
                 errors.append((header, "formula", ""))
                 continue
-            if target in ID_LIKE or target in ("phone", "customer_phone"):
+            if numeric and _MANGLED.search(raw):
                 damage = excel_damage(raw)
                 if damage is not None:
                     errors.append((header, damage, ""))
@@ -342,8 +350,7 @@ class RowValidator:
                 handler(raw, out)
             except ValueError as exc:
                 errors.append((header, str(exc.args[0]), ""))
-        finish = getattr(self, f"_finish_{self.kind}")
-        finish(out, errors)
+        self.finish(out, errors)
         return out, errors
 
     def key(self, values: dict[str, Any]) -> tuple[str, str] | None:
@@ -380,7 +387,8 @@ class RowValidator:
                 errors.append((self.columns.get("name", ""), "required", ""))
             return
         out["name_key"] = normalise.name_key(name)
-        out["alt_key"] = normalise.alt_name_key(name)
+        # A one-word name has no alternative key (most Chinese names): skip the call.
+        out["alt_key"] = normalise.alt_name_key(name) if " " in name else None
         address = out.get("address")
         if address and self.lookup.region == "CN":
             province, city, district = divisions(address)
@@ -480,8 +488,15 @@ class RowValidator:
         out["postcode"] = parse_postcode(raw, self.lookup.region)
 
     def _f_birth_date(self, raw: str, out: dict[str, Any]) -> None:
-        born = normalise.parse_date(raw, excel_serial=True)
-        if born > date.today() or born.year < 1850:
+        # ISO dates (most files) skip the tolerant parser, which reads them the same way.
+        if _ISO_DATE.fullmatch(raw):
+            try:
+                born = date.fromisoformat(raw)
+            except ValueError as exc:
+                raise ValueError("invalid_date") from exc
+        else:
+            born = normalise.parse_date(raw, excel_serial=True)
+        if born > self.today or born.year < 1850:
             raise ValueError("invalid_date")
         out["birth_date"] = born.isoformat()
 

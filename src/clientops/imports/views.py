@@ -47,6 +47,10 @@ def new_page(request: Request, db: SessionDep, principal: Importer) -> Response:
 @router.post("/new")
 async def upload(request: Request, db: SessionDep, principal: Importer) -> Response:
     """Store the uploaded file and go to its preview and mapping; a refused file says why."""
+    try:
+        service.check_upload_size(request.headers.get("content-length"))
+    except InvalidInput as exc:
+        return _new_error(request, "customers", exc.errors)
     form = await request.form()
     upload_file, kind = form.get("file"), str(form.get("kind") or "customers")
     if not isinstance(upload_file, UploadFile) or not upload_file.filename:

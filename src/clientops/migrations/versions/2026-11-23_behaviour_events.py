@@ -14,8 +14,6 @@ down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-UNLINKED = sa.text("customer_id IS NULL")
-
 
 def _customer_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
@@ -57,8 +55,8 @@ def upgrade() -> None:
                 name,
                 [column, "source"],
                 unique=False,
-                sqlite_where=UNLINKED,
-                postgresql_where=UNLINKED,
+                sqlite_where=sa.text(f"customer_id IS NULL AND {column} IS NOT NULL"),
+                postgresql_where=sa.text(f"customer_id IS NULL AND {column} IS NOT NULL"),
             )
 
     op.create_table(

@@ -80,6 +80,7 @@ def _create_batches_and_mappings() -> None:
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("invalid", sa.Integer(), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("cells", sa.LargeBinary(), nullable=False),
         sa.Column("report", sa.LargeBinary(), nullable=False),
         sa.Column("failures", sa.LargeBinary(), nullable=True),
         sa.Column("applied", sa.Boolean(), nullable=False),
