@@ -263,3 +263,20 @@ def test_a_file_with_few_usable_columns_is_trained_as_far_as_it_can_be(columns: 
         found = set(zip(result.pairs["left"].to_pylist(), result.pairs["right"].to_pylist(),
                         strict=True))  # fmt: skip
         assert same and same <= found
+
+
+def test_a_large_file_without_any_duplicate_is_scored_without_failing() -> None:
+    # With no shared phone, email or id number, the share of matching pairs estimates as 0:
+    # the model must still score (and find nothing), not fail on log(0).
+    count = 1500
+    surnames = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨"
+    records = pa.table(
+        {
+            "id": [str(i) for i in range(count)],
+            "name": [f"{surnames[i % 16]}{chr(0x4E00 + 37 * i % 20000)}{i}" for i in range(count)],
+            "phone": [f"+86139{i:08d}" for i in range(count)],
+            "email": [None] * count,
+            "city": ["上海市" if i % 2 else "北京市" for i in range(count)],
+        }
+    )
+    assert engine.find_pairs(records, min_probability=0.5) == []

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     events_max_batch_bytes: int = Field(default=512 * 1024, ge=1024)
     identity_auto_merge: float = Field(default=0.99, gt=0, le=1)
     identity_review_from: float = Field(default=0.80, gt=0, le=1)
+    identity_survivorship: list[str] = ["source_priority", "most_recent", "most_complete"]
+    identity_source_priority: list[str] = []
+    events_cart_events: list[str] = []
 
     @property
     def app_database_url(self) -> str:

@@ -158,5 +158,26 @@ ENTITY_TYPES = (
     "custom_field_values",
     "customer_external_ids",
     "demo",
+    "imports",
+    "import_mappings",
+    "events",
+    "identity_pairs",
+    "identity_merges",
+    "identity_runs",
+    "quality",
 )
-ACTIONS = ("create", "update", "delete", "reveal", "export", "demo.load")
+ACTIONS = (
+    "create",
+    "update",
+    "delete",
+    "reveal",
+    "export",
+    "demo.load",
+    "import.batch",
+    "ingest",
+    "merge",
+    "unmerge",
+    "reject",
+    "resolve",
+    "quality_recompute",
+)

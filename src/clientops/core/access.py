@@ -56,6 +56,7 @@ TOKEN_SCOPES = (
     "accounts:read",
     "accounts:write",
     "events:write",
+    "events:read",
 )
 
 

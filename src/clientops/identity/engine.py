@@ -871,11 +871,22 @@ class _Model:
         for step in steps:
             try:
                 step()
+                self._bound_prior()
             except errors as exc:
                 # Odd data (one name for everyone, no pairs on a column): keep the priors for
                 # what this step would have estimated, and say so in the log.
                 logger.info("identity model: a training step kept its priors: %s", exc)
         self.trained = True
+
+    def _bound_prior(self) -> None:
+        # Data without a single deterministic match (or EM on it) estimates the share of
+        # matching pairs as 0, whose log is undefined: keep it between one pair in all and 1/2.
+        settings = self.linker._settings_obj
+        share = settings._probability_two_random_records_match
+        floor = 1.0 / max(self.records * (self.records - 1) / 2, 1.0)
+        if not math.isfinite(share) or not floor <= share <= 0.5:
+            fixed = floor if not math.isfinite(share) else min(max(share, floor), 0.5)
+            settings._probability_two_random_records_match = fixed
 
     def _em_blocks(self) -> list[str]:
         """Columns to block EM sessions on: the name, then one other that most records have.
@@ -1077,6 +1088,8 @@ def _evidence(part: pa.Table, model: _Model) -> list[list[dict[str, Any]]]:
     """Per pair, per comparison: the level's label, its weight, and the two raw values."""
     per_comparison = []
     for comparison in model.comparisons:
+        if f"gamma_{comparison.name}" not in part.column_names:
+            continue  # a comparison Splink left out (no usable parameters): no evidence from it
         labels = {-1: LABEL_MISSING}
         labels.update({i + 1: lv.label for i, lv in enumerate(comparison.levels)})
         labels[0] = LABEL_DIFFERENT

@@ -104,6 +104,15 @@ def run_reindex_customers(
     _run("reindex-customers", {}, wait=wait)
 
 
+@run_app.command("link-events")
+def run_link_events(
+    wait: Wait = False, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """Link behaviour events to customers whose identities became known since they arrived."""
+    use_database(data_dir, database_url)
+    _run("link-events", {}, wait=wait)
+
+
 def _run(kind: str, params: dict[str, Any], *, wait: bool) -> None:
     if not wait:
         job = flows.submit(kind, params=params)

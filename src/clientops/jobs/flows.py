@@ -84,9 +84,11 @@ def start(settings: Settings | None = None, *, listen: bool = True) -> None:
 
 def _install_schedules() -> None:
     # DBOS accepts schedules only once it has launched; each call replaces the previous one.
+    from clientops.events import flows as events_flows
     from clientops.identity import flows as identity_flows
     from clientops.quality import flows as quality_flows
 
+    events_flows.install_schedule()
     identity_flows.install_schedule()
     quality_flows.schedule_nightly()
 
