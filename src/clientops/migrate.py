@@ -20,7 +20,7 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(revision: str = "heads") -> None:
+def upgrade(revision: str = "head") -> None:
     """Bring the configured database up to ``revision``."""
     get_engine()
     command.upgrade(alembic_config(), revision)

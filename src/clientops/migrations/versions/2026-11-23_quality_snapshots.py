@@ -1,7 +1,7 @@
 """Data quality: a daily snapshot of the quality figures per visibility scope.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
