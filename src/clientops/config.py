@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     identity_survivorship: list[str] = ["source_priority", "most_recent", "most_complete"]
     identity_source_priority: list[str] = []
     events_cart_events: list[str] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        rules = {"source_priority", "most_recent", "most_complete"}
+        unknown = [rule for rule in self.identity_survivorship if rule not in rules]
+        if unknown:
+            raise ValueError(f"identity_survivorship: unknown {unknown}; use {sorted(rules)}")
+        if self.identity_review_from > self.identity_auto_merge:
+            raise ValueError("identity_review_from must not exceed identity_auto_merge")
+        return self
 
     @property
     def app_database_url(self) -> str:

@@ -177,7 +177,6 @@ ACTIONS = (
     "ingest",
     "merge",
     "unmerge",
-    "reject",
     "resolve",
     "quality_recompute",
 )
