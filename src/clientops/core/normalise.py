@@ -17,6 +17,11 @@ _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 def clean_text(value: str) -> str:
     """Full-width to half-width; zero-width, bidi and control characters removed; any run of
     whitespace (tabs and line breaks included) made one space."""
+    # Fast path for text that is already clean (most cells): printable means no control,
+    # zero-width, bidi or whitespace character other than the plain space, so only the outer
+    # spaces can differ from the full treatment below.
+    if value.isprintable() and "  " not in value and unicodedata.is_normalized("NFKC", value):
+        return value.strip()
     value = _CONTROL.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFKC", value)))
     return _SPACES.sub(" ", value).strip()
 

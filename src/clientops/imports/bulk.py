@@ -73,7 +73,8 @@ def allocate_ids(conn: Connection, table: str, count: int) -> list[int]:
         sql = text(
             "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
         )
-        return [int(value) for value in conn.execute(sql, {"table": table, "n": count}).scalars()]
+        found = conn.execute(sql, {"table": table, "n": count}).scalars().all()  # one fetch
+        return [int(value) for value in found]
     # The caller's transaction has written already, so it holds the write lock: no other
     # connection can insert between this read and the insert that follows.
     last = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()

@@ -505,7 +505,7 @@ class RowValidator:
 
     def _f_tags(self, raw: str, out: dict[str, Any]) -> None:
         names = [part.strip() for part in _TAG_SPLIT.split(raw)]
-        tags = list(dict.fromkeys(name for name in names if name))
+        tags = list(dict.fromkeys(filter(None, names)))  # empty names dropped, order kept
         if any(len(tag) > 60 for tag in tags):
             raise ValueError("too_long")
         out["tags"] = tags
