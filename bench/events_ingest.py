@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import common
 import httpx
 from sqlalchemy import create_engine, text
 
@@ -126,21 +127,6 @@ def _bodies(args: argparse.Namespace, users: list[str], run: str) -> list[bytes]
         json.dumps({"source": "shop", "batch": events[i : i + args.batch]}).encode()
         for i in range(0, len(events), args.batch)
     ]
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clientops.cli", "serve", "--port", str(port)], env=env
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 class Poster:
@@ -250,7 +236,7 @@ def main() -> None:
         random.Random(args.seed).sample(range(len(bodies)), int(len(bodies) * args.retry_share))
     )
     port = _free_port()
-    proc = _serve(env, port)
+    proc = common.serve(env, port)
     try:
         poster = Poster(f"http://127.0.0.1:{port}", token, bodies, retry)
         threads = [threading.Thread(target=poster.run) for _ in range(args.concurrency)]

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import common
 import httpx
 from sqlalchemy import create_engine, text
 
@@ -64,21 +65,6 @@ def _build(args: argparse.Namespace, env: dict[str, str]) -> float:
         check=True,
     )
     return time.perf_counter() - started
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clientops.cli", "serve", "--port", str(port)], env=env
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def _signed_in(base: str, username: str) -> httpx.Client:
@@ -162,7 +148,7 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{data_dir / 'clientops.db'}"
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     port = _free_port()
-    proc = _serve(env, port)
+    proc = common.serve(env, port)
     try:
         base = f"http://127.0.0.1:{port}"
         admin, agent = _signed_in(base, "admin"), _signed_in(base, "agent")

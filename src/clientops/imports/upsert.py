@@ -143,6 +143,21 @@ def apply(db: Session, ctx: Context, entries: list[Entry]) -> Outcome:
 # --- lookups ---------------------------------------------------------------------------------
 
 
+def _existing_by_key(
+    db: Session, model: Any, names: Sequence[str], source: str, keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Rows of ``model`` from ``source`` whose key (``names[1]``) is among ``keys``, by key."""
+    columns = [getattr(model, name) for name in names]
+    key_column = columns[1]
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(set(keys))):
+        stmt = select(*columns).where(model.source == source, _in(db, key_column, part))
+        # Plain tuples zipped with the names: a row's ``_mapping`` costs more per row.
+        for row in db.connection().execute(stmt).tuples().all():
+            found[row[1]] = dict(zip(names, row, strict=True))
+    return found
+
+
 def _in(db: Session, column: Any, values: Sequence[Any]) -> Any:
     """``column IN values`` with the values bound as one array (see ``bulk.among``)."""
     return among(db.get_bind().dialect.name, column, values)
@@ -696,17 +711,9 @@ class _Orders:
         return self.outcome
 
     def _existing(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
-        names = ("id", "number", *self.FIELDS)
-        columns = [getattr(Order, name) for name in names]
-        found: dict[str, dict[str, Any]] = {}
-        for part in chunks(sorted(set(numbers))):
-            stmt = select(*columns).where(
-                Order.source == self.ctx.source, _in(self.db, Order.number, part)
-            )
-            # Plain tuples zipped with the names: a row's ``_mapping`` costs more per row.
-            for row in self.conn.execute(stmt).tuples().all():
-                found[row[1]] = dict(zip(names, row, strict=True))
-        return found
+        return _existing_by_key(
+            self.db, Order, ("id", "number", *self.FIELDS), self.ctx.source, numbers
+        )
 
     def _lines(self, order_ids: list[int]) -> dict[int, list[tuple[Any, ...]]]:
         found: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -826,13 +833,6 @@ class _Activities:
         return self.outcome
 
     def _existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        names = ("id", "external_id", *self.FIELDS)
-        columns = [getattr(Activity, name) for name in names]
-        found: dict[str, dict[str, Any]] = {}
-        for part in chunks(sorted(set(keys))):
-            stmt = select(*columns).where(
-                Activity.source == self.ctx.source, _in(self.db, Activity.external_id, part)
-            )
-            for row in self.conn.execute(stmt).tuples().all():
-                found[row[1]] = dict(zip(names, row, strict=True))
-        return found
+        return _existing_by_key(
+            self.db, Activity, ("id", "external_id", *self.FIELDS), self.ctx.source, keys
+        )
