@@ -24,6 +24,12 @@ PERMISSIONS = (
     "events:write",
     "identity:review",
     "quality:read",
+    "analytics:read",
+    "analytics:manage",
+    "projects:read",
+    "projects:write",
+    "projects:approve",
+    "timesheets:write",
 )
 
 _READ = {"customers:read", "accounts:read"}
@@ -36,11 +42,20 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _WRITE
         | {"customers:delete", "customers:reveal", "customers:export", "jobs:read"}
         | {"imports:run", "events:read", "events:write", "identity:review", "quality:read"}
+        | {"analytics:read", "analytics:manage", "projects:read"}
     ),
-    "project_manager": frozenset(_READ | {"activities:write", "customers:reveal", "jobs:read"}),
-    "agent": frozenset(_READ | _WRITE),
-    "analyst": frozenset(_READ | {"customers:export", "jobs:read", "events:read", "quality:read"}),
-    "viewer": frozenset(_READ),
+    "project_manager": frozenset(
+        _READ
+        | {"activities:write", "customers:reveal", "jobs:read", "analytics:read"}
+        | {"projects:read", "projects:write", "projects:approve", "timesheets:write"}
+    ),
+    "agent": frozenset(_READ | _WRITE | {"projects:read", "timesheets:write"}),
+    "analyst": frozenset(
+        _READ
+        | {"customers:export", "jobs:read", "events:read", "quality:read"}
+        | {"analytics:read", "analytics:manage", "projects:read"}
+    ),
+    "viewer": frozenset(_READ | {"analytics:read", "projects:read"}),
 }
 
 # Roles that see every customer; the others see their teams' (and their own) unless granted more.
@@ -57,6 +72,10 @@ TOKEN_SCOPES = (
     "accounts:write",
     "events:write",
     "events:read",
+    "analytics:read",
+    "projects:read",
+    "projects:write",
+    "timesheets:write",
 )
 
 

@@ -1,0 +1,1 @@
+"""Customer value and lifecycle analytics: RFM, tiers, stages, CLV, churn, health, cohorts."""

@@ -1,0 +1,1 @@
+"""Customer projects: plans, critical path, resources, cost and earned value, risks, hand-over."""
