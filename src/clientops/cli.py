@@ -16,6 +16,7 @@ from clientops.core.cli import DatabaseUrl, DataDir, use_database
 from clientops.identity import cli as identity_cli
 from clientops.imports import cli as imports_cli
 from clientops.jobs import cli as jobs_cli
+from clientops.projects.scheduling import cli as scheduling_cli
 
 app = typer.Typer(
     help="clientops: customer operations and customer projects.",
@@ -28,6 +29,7 @@ app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
 app.command("dedupe")(identity_cli.dedupe)
 app.command("resolve")(identity_cli.resolve)
+app.command("schedule")(scheduling_cli.schedule)
 err = Console(stderr=True)
 
 
