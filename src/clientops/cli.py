@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clientops import config
+from clientops.analytics import cli as analytics_cli
 from clientops.auth import cli as auth_cli
 from clientops.core.cli import DatabaseUrl, DataDir, use_database
 from clientops.identity import cli as identity_cli
@@ -27,6 +28,7 @@ app.add_typer(auth_cli.user_app, name="user")
 app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
+app.add_typer(analytics_cli.clv_app, name="clv")
 app.command("dedupe")(identity_cli.dedupe)
 app.command("resolve")(identity_cli.resolve)
 app.command("schedule")(scheduling_cli.schedule)
