@@ -9,7 +9,9 @@ e-mails, formulas, duplicate ids, numbers mangled by Excel). The import runs in 
 mode with validation and upsert; then the same file is imported again, which must change
 nothing. With ``--database-url`` the named PostgreSQL database is dropped and created first.
 Prints one JSON line: rows, seconds, rows_per_s, created, failed, reimport_seconds,
-reimport_changed.
+reimport_changed, and the CPU seconds the first import took: ``client_cpu_s`` (this process and
+the staging process it started) and, on PostgreSQL, ``server_cpu_s`` (the server processes
+serving the benchmark's databases) — steadier than wall time on a busy machine.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -113,6 +117,51 @@ def write_csv(path: Path, size: int, seed: int = 1) -> None:
             writer.writerow(spoil(row, i, rng) if rng.random() < 0.01 else row)
 
 
+def client_cpu() -> float:
+    """CPU seconds of this process and of its finished children (the staging processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def server_cpu(url: str | None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL process serving the benchmark's databases (those
+    whose name starts with the benchmark database's, as DBOS's does), by process id."""
+    if not url:
+        return {}
+    name = make_url(url).database or ""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE starts_with(datname, :name) "
+                "AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        ).scalars()
+        found = {pid: _process_cpu(pid) for pid in pids}
+    engine.dispose()
+    return found
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # not on this machine
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_since(url: str | None, client: float, server: dict[int, float]) -> dict[str, float]:
+    """CPU seconds used since ``client`` and ``server`` were read."""
+    figures = {"client_cpu_s": round(client_cpu() - client, 2)}
+    if url:
+        now = server_cpu(url)
+        used = sum(seconds - server.get(pid, 0.0) for pid, seconds in now.items())
+        figures["server_cpu_s"] = round(used, 2)
+    return figures
+
+
 def run_import(path: Path) -> tuple[float, dict[str, Any]]:
     """Import ``path`` as the CLI does: stored, staged and written by the durable job."""
     from clientops.db import transaction
@@ -159,7 +208,9 @@ def main() -> None:
     write_csv(path, args.size)
     jobs_flows.start(listen=False)
     try:
+        client, server = client_cpu(), server_cpu(url)
         seconds, first = run_import(path)
+        cpu = cpu_since(url, client, server)
         again_seconds, again = run_import(path)
     finally:
         jobs_flows.stop()
@@ -176,6 +227,7 @@ def main() -> None:
                 "failed": first["failed"],
                 "reimport_seconds": round(again_seconds, 2),
                 "reimport_changed": again["created"] + again["updated"],
+                **cpu,
             }
         )
     )

@@ -9,7 +9,9 @@ order number, time, amount, currency and channel, and about 1% bad rows (unknown
 bad amounts and dates, duplicate order numbers). The orders are imported in ``valid-rows``
 mode, then the same file again, which must change nothing. With ``--database-url`` the named
 PostgreSQL database is dropped and created first. Prints one JSON line: rows, seconds,
-rows_per_s, created, failed, reimport_seconds, reimport_changed.
+rows_per_s, created, failed, reimport_seconds, reimport_changed, and the CPU seconds of the
+first order import (``client_cpu_s``, ``server_cpu_s``: see ``import_customers.py``). The row
+limit (``import_max_rows``) is raised to the file's size.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from import_customers import fresh_postgres  # noqa: E402
+from import_customers import client_cpu, cpu_since, fresh_postgres, server_cpu  # noqa: E402
 
 CHANNELS = ("天猫", "京东", "拼多多", "门店", "web", "app", "")
 
@@ -120,7 +122,8 @@ def main() -> None:
     from clientops.audit import service as audit_service
     from clientops.jobs import flows as jobs_flows
 
-    config.configure(data_dir=data_dir, database_url=url)
+    max_rows = max(args.size + 1, config.current().import_max_rows)
+    config.configure(data_dir=data_dir, database_url=url, import_max_rows=max_rows)
     migrate.upgrade()
     audit_service.install()
     customers = max(args.size // 10, 1)
@@ -130,7 +133,9 @@ def main() -> None:
     jobs_flows.start(listen=False)
     try:
         run_import(members, "customers")
+        client, server = client_cpu(), server_cpu(url)
         seconds, first = run_import(orders, "orders")
+        cpu = cpu_since(url, client, server)
         again_seconds, again = run_import(orders, "orders")
     finally:
         jobs_flows.stop()
@@ -147,6 +152,7 @@ def main() -> None:
                 "failed": first["failed"],
                 "reimport_seconds": round(again_seconds, 2),
                 "reimport_changed": again["created"] + again["updated"],
+                **cpu,
             }
         )
     )

@@ -1,5 +1,11 @@
 """The import workflow: stage the file's rows, then simulate or write them one batch per step.
 
+A committed ``valid-rows`` import of a file the raw scan proved readable to its end (nothing
+can refuse it half-way) is streamed instead: ``stage`` only starts staging in a thread (see
+``pipeline``) and each ``stream`` step writes the next batch as soon as it is staged, storing
+it in the same transaction; the steps run until the feed has no batch left, then record the
+staged totals. Otherwise:
+
 Steps, each its own transaction:
 
 1. ``stage`` validates every row into batches stored in ``import_batches`` (committed as they
@@ -26,9 +32,10 @@ from clientops.core import jobs as core_jobs
 from clientops.core.context import Actor, bind
 from clientops.db import session_factory, transaction
 from clientops.exceptions import InvalidInput
-from clientops.imports import service
+from clientops.imports import pipeline, service
+from clientops.imports.feeder import Staged
 from clientops.imports.models import Import
-from clientops.imports.staging import Entry
+from clientops.imports.staging import Entry, bulk_gc
 from clientops.jobs import flows as jobs_flows
 from clientops.jobs import service as jobs_service
 from clientops.jobs.models import Job
@@ -72,12 +79,17 @@ def run_import(job_id: int, params: dict[str, Any]) -> None:
         if "refused" in plan:
             _failed(import_id, plan["refused"], True)
             raise ImportRefused(plan["refused"])
-        status = _run_passes(job_id, import_id, plan)
+        if plan.get("stream"):
+            status = _run_stream(job_id, import_id)
+        else:
+            status = _run_passes(job_id, import_id, plan)
     except ImportRefused:
         raise
     except Exception as exc:
         _failed(import_id, f"{type(exc).__name__}: {exc}", False)
         raise
+    finally:
+        pipeline.discard(import_id)
     _finish(import_id, status, dry_run)
 
 
@@ -96,11 +108,20 @@ def _run_passes(job_id: int, import_id: int, plan: dict[str, Any]) -> str:
     return "validated" if plan["dry_run"] else "succeeded"
 
 
+def _run_stream(job_id: int, import_id: int) -> str:
+    done, number = 0, 1
+    while (after := _stream_batch(job_id, import_id, number, done)) is not None:
+        done, number = after, number + 1
+    return "succeeded"
+
+
 @DBOS.step(name="clientops.import.stage")
 def _stage(job_id: int, import_id: int, dry_run: bool) -> dict[str, Any]:
-    # The batches are fixed here, once: a resumed run works on the batches staged.
+    # The batches are fixed here, once: a resumed run works on the batches staged (or, when
+    # streamed, on those written, staging the rest again).
     try:
-        _stage_rows(job_id, import_id)
+        if _stage_rows(job_id, import_id, dry_run):
+            return {"stream": True}
     except InvalidInput as exc:  # the file turned out unreadable past its first rows
         with transaction() as db:
             service.clear_batches(db=db, import_id=import_id)
@@ -123,13 +144,35 @@ def _stage(job_id: int, import_id: int, dry_run: bool) -> dict[str, Any]:
         }
 
 
-def _stage_rows(job_id: int, import_id: int) -> None:
+def _stage_rows(job_id: int, import_id: int, dry_run: bool) -> bool:
+    """Stage the file's rows; True when they are streamed instead (staging has started)."""
+    batch_size = current().import_batch_size
     with transaction() as db:
         staging = service.prepare_staging(db=db, import_id=import_id, job_id=job_id)
-    if staging is not None:
-        counts = service.stage_rows(staging, current().import_batch_size, _BatchWriter(import_id))
-        with transaction() as db:
-            service.mark_staged(db=db, import_id=import_id, key=staging.key, counts=counts)
+        stream = staging is not None and _streams(staging, dry_run)
+        if stream:
+            assert staging is not None
+            rows = max(staging.scan.records - 1, 0)  # the header aside; exact once staged
+            jobs_service.set_total(db=db, job_id=job_id, total=rows)
+            jobs_service.log(db=db, job_id=job_id, message=f"about {rows} rows, streamed")
+    if staging is None:
+        return False
+    if stream:
+        pipeline.start(import_id, staging, batch_size)
+        return True
+    with bulk_gc():
+        counts = service.stage_rows(staging, batch_size, _BatchWriter(import_id))
+    with transaction() as db:
+        service.mark_staged(db=db, import_id=import_id, key=staging.key, counts=counts)
+    return False
+
+
+def _streams(staging: service.Staging, dry_run: bool) -> bool:
+    """Whether batches may be written while later ones are staged: a committed import that
+    keeps the valid rows, of a file nothing can refuse half-way (nothing written yet), large
+    enough to be worth a second process."""
+    large = staging.scan.records > current().import_stream_min_rows
+    return large and not dry_run and staging.imp.mode == "valid-rows" and staging.scan.readable
 
 
 def _passes(mode: str, dry_run: bool, invalid: int) -> list[str]:
@@ -168,6 +211,13 @@ def _batch(
     # ``done`` is the progress before this batch; any other value means an earlier attempt
     # committed it and only DBOS's checkpoint was lost: it is not applied twice.
     core_jobs.step_pause()
+    with bulk_gc():
+        return _run_batch(job_id, import_id, number, count, rows, name, done)
+
+
+def _run_batch(
+    job_id: int, import_id: int, number: int, count: int, rows: int, name: str, done: int
+) -> int:
     outcome = None if name == WRITE else _simulate(import_id, number)
     with transaction() as db:
         _bind_actor(db, import_id)
@@ -182,6 +232,56 @@ def _batch(
         message = f"batch {number}/{count} ({name}): {rows} rows, {counts}"
         jobs_service.log(db=db, job_id=job_id, message=message)
         return done + rows
+
+
+@DBOS.step(name="clientops.import.stream", retries_allowed=True, max_attempts=3)
+def _stream_batch(job_id: int, import_id: int, number: int, done: int) -> int | None:
+    # Returns the progress after batch ``number``, or None when the file has no more batches.
+    # As in ``_batch``, a batch committed before a crash (its DBOS checkpoint lost) is skipped.
+    core_jobs.step_pause()
+    feed = pipeline.feed(import_id, current().import_batch_size)
+    if feed.written(number):
+        return _progress(job_id)
+    with bulk_gc():
+        staged = feed.take(number)
+        if staged is None:
+            _end_stream(job_id, import_id, feed)
+            return None
+        after = _write_staged(job_id, import_id, staged, feed.total(), done)
+    feed.release(number)
+    return after
+
+
+def _write_staged(job_id: int, import_id: int, staged: Staged, total: int | None, done: int) -> int:
+    with transaction() as db:
+        _bind_actor(db, import_id)
+        rows = staged.rows
+        if not jobs_service.add_progress(db=db, job_id=job_id, done_delta=rows, expect_done=done):
+            return int(jobs_service.get_job(db=db, job_id=job_id).done)
+        outcome = service.write_batch(
+            db=db, import_id=import_id, number=staged.number, entries=staged.entries,
+            report=staged.report,
+        )  # fmt: skip
+        counts = ", ".join(f"{k} {v}" for k, v in outcome.counts().items())
+        of = f"/{total}" if total is not None else ""  # known once the last row is staged
+        message = f"batch {staged.number}{of} ({WRITE}): {rows} rows, {counts}"
+        jobs_service.log(db=db, job_id=job_id, message=message)
+        return done + rows
+
+
+def _end_stream(job_id: int, import_id: int, feed: pipeline.Feed) -> None:
+    assert feed.ended is not None
+    counts = feed.ended.counts
+    with transaction() as db:
+        service.mark_staged(db=db, import_id=import_id, key=feed.key, counts=counts)
+        jobs_service.set_total(db=db, job_id=job_id, total=counts.total)
+        message = f"{counts.total} rows in {feed.ended.batches} batches, {counts.failed} invalid"
+        jobs_service.log(db=db, job_id=job_id, message=message)
+
+
+def _progress(job_id: int) -> int:
+    with transaction() as db:
+        return jobs_service.get_job(db=db, job_id=job_id).done
 
 
 def _simulate(import_id: int, number: int) -> Any:

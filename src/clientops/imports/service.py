@@ -56,6 +56,7 @@ from clientops.imports.staging import (
     Scan,
     StageCounts,
     Stager,
+    StageSpec,
     check_mixed_encoding,
     pack,
     scan_file,
@@ -201,9 +202,16 @@ def file_path(imp: Import) -> Path:
 
 def open_file(imp: Import) -> Table:
     """The import's file opened as a table, with its chosen encoding."""
-    explicit = imp.encoding if imp.options.get("encoding_chosen") else None
-    sheet = imp.options.get("sheet", 0)
-    return open_table(file_path(imp), limits=limits(), encoding=explicit, sheet=sheet)
+    return open_table(file_path(imp), limits=limits(), encoding=_explicit(imp), sheet=_sheet(imp))
+
+
+def _explicit(imp: Import) -> str | None:
+    return imp.encoding if imp.options.get("encoding_chosen") else None
+
+
+def _sheet(imp: Import) -> str | int:
+    sheet: str | int = imp.options.get("sheet", 0)
+    return sheet
 
 
 def _suffix(file_name: str) -> str:
@@ -574,13 +582,15 @@ def parse_template(text: str) -> dict[str, Any]:
 
 @dataclass
 class Staging:
-    """Everything the stage step needs: the open table, the validator, the raw scan."""
+    """Everything the stage step needs: the open table, the validator, the raw scan (and the
+    same as a ``spec``, for staging in another process)."""
 
     imp: Import
     table: Table
     validator: RowValidator
     scan: Scan
     key: str
+    spec: StageSpec
 
 
 def principal_of(db: Session, imp: Import) -> Principal:
@@ -639,6 +649,17 @@ def prepare_staging(*, db: Session, import_id: int, job_id: int) -> Staging | No
     db.execute(delete(ImportBatch).where(ImportBatch.import_id == imp.id))
     imp.staged_key = None
     db.flush()
+    return _open_staging(db, imp, key)
+
+
+def resume_staging(*, db: Session, import_id: int) -> Staging:
+    """Open the file and build its validator again, keeping the batches already written (a
+    streamed import resumed in a new process)."""
+    imp = _load(db, import_id)
+    return _open_staging(db, imp, staging_key(imp))
+
+
+def _open_staging(db: Session, imp: Import, key: str) -> Staging:
     table = open_file(imp)
     lookup = _lookup(db, imp, principal_of(db, imp))
     validator = RowValidator(imp.kind, table.headers, imp.mapping, lookup)
@@ -648,9 +669,12 @@ def prepare_staging(*, db: Session, import_id: int, job_id: int) -> Staging | No
         for index, _header, target, _handler in validator.plan
         if target in ID_LIKE and target not in ("postcode", "id_number")
     ]
-    sheet = imp.options.get("sheet", 0)
-    scan = scan_file(file_path(imp), table, mapped=mapped, id_columns=id_columns, sheet=sheet)
-    return Staging(imp, table, validator, scan, key)
+    path, sheet, bounds = file_path(imp), _sheet(imp), limits()
+    scan = scan_file(
+        path, table, mapped=mapped, id_columns=id_columns, max_rows=bounds.max_rows, sheet=sheet
+    )
+    spec = StageSpec(path, _explicit(imp), sheet, bounds, imp.kind, imp.mapping, lookup, scan)
+    return Staging(imp, table, validator, scan, key, spec)
 
 
 def _load(db: Session, import_id: int) -> Import:
@@ -669,10 +693,17 @@ def stage_rows(
 
 
 def save_batch(
-    *, db: Session, import_id: int, number: int, entries: list[Entry], report: list[Entry]
+    *,
+    db: Session,
+    import_id: int,
+    number: int,
+    entries: list[Entry],
+    report: list[Entry],
+    keep_values: bool = True,
 ) -> ImportBatch:
-    """Store one staged batch."""
+    """Store one staged batch (without its values and cells when it is written at once)."""
     rows = sum(len(entry[0]) for entry in entries) + sum(len(entry[0]) for entry in report)
+    empty = pack([])
     batch = ImportBatch(
         import_id=import_id,
         number=number,
@@ -680,10 +711,8 @@ def save_batch(
         invalid=sum(len(entry[0]) for entry in report),
         # The values to write, each pointing at its cells, which are kept apart: a batch's
         # cells are read only when one of its rows fails against the database.
-        payload=pack(
-            [[rows, index, values] for index, (rows, _cells, values) in enumerate(entries)]
-        ),
-        cells=pack([cells for _rows, cells, _values in entries]),
+        payload=pack(write_entries(entries)) if keep_values else empty,
+        cells=pack([cells for _rows, cells, _values in entries]) if keep_values else empty,
         report=pack(report),
         applied=False,
         counts={},
@@ -691,6 +720,37 @@ def save_batch(
     db.add(batch)
     db.flush()
     return batch
+
+
+def write_entries(entries: list[Entry]) -> list[Entry]:
+    """Staged entries as the writer takes them: [rows, index of their cells, values]."""
+    return [[rows, index, values] for index, (rows, _cells, values) in enumerate(entries)]
+
+
+def write_batch(
+    *, db: Session, import_id: int, number: int, entries: list[Entry], report: list[Entry]
+) -> upsert.Outcome:
+    """Store a batch just staged and write it, in the caller's transaction (a streamed
+    import: the batch is kept for its counts and report, not to be written again)."""
+    save_batch(
+        db=db, import_id=import_id, number=number, entries=entries, report=report,
+        keep_values=False,
+    )  # fmt: skip
+    outcome = apply_batch(db=db, import_id=import_id, number=number, entries=entries)
+    cells = [cells for _rows, cells, _values in entries]
+    record_batch(
+        db=db, import_id=import_id, number=number, outcome=outcome, applied=True, cells=cells
+    )
+    return outcome
+
+
+def written_so_far(*, db: Session, import_id: int) -> tuple[int, int]:
+    """(batches, rows) stored so far: the first rows of the file, in whole batches."""
+    stmt = select(
+        func.coalesce(func.max(ImportBatch.number), 0), func.coalesce(func.sum(ImportBatch.rows), 0)
+    ).where(ImportBatch.import_id == import_id)
+    batches, rows = db.execute(stmt).one()
+    return int(batches), int(rows)
 
 
 def clear_batches(*, db: Session, import_id: int) -> None:
@@ -728,16 +788,15 @@ def invalid_rows(*, db: Session, import_id: int) -> int:
 # --- writing (one job step per batch) --------------------------------------------------------
 
 
-def apply_batch(*, db: Session, import_id: int, number: int) -> upsert.Outcome:
-    """Write (or, in a transaction the caller rolls back, simulate) one staged batch."""
+def apply_batch(
+    *, db: Session, import_id: int, number: int, entries: list[Entry] | None = None
+) -> upsert.Outcome:
+    """Write (or, in a transaction the caller rolls back, simulate) one staged batch: the
+    stored one, or ``entries`` as staged when given."""
     # A write first: on SQLite it takes the single write lock the id allocation relies on.
     db.execute(update(Import).where(Import.id == import_id).values(updated_at=Import.updated_at))
     imp = _load(db, import_id)
-    batch = db.scalar(
-        select(ImportBatch).where(ImportBatch.import_id == import_id, ImportBatch.number == number)
-    )
-    if batch is None:
-        raise NotFound("batch")
+    payload = _stored_entries(db, import_id, number) if entries is None else write_entries(entries)
     custom = {d.key: (d.id, d.field_type) for d in db.scalars(select(CustomFieldDef))}
     now = utcnow()
     ctx = upsert.Context(
@@ -751,13 +810,29 @@ def apply_batch(*, db: Session, import_id: int, number: int) -> upsert.Outcome:
         now=now,
         custom=custom,
     )
-    return upsert.apply(db, ctx, unpack(batch.payload))
+    return upsert.apply(db, ctx, payload)
+
+
+def _stored_entries(db: Session, import_id: int, number: int) -> list[Entry]:
+    batch = db.scalar(
+        select(ImportBatch).where(ImportBatch.import_id == import_id, ImportBatch.number == number)
+    )
+    if batch is None:
+        raise NotFound("batch")
+    return list(unpack(batch.payload))
 
 
 def record_batch(
-    *, db: Session, import_id: int, number: int, outcome: upsert.Outcome, applied: bool
+    *,
+    db: Session,
+    import_id: int,
+    number: int,
+    outcome: upsert.Outcome,
+    applied: bool,
+    cells: list[Any] | None = None,
 ) -> None:
-    """Keep what a batch did (counts, rows that failed against the database)."""
+    """Keep what a batch did (counts, rows that failed against the database, with their cells:
+    ``cells`` when given, else the stored ones)."""
     batch = db.scalar(
         select(ImportBatch).where(ImportBatch.import_id == import_id, ImportBatch.number == number)
     )
@@ -766,7 +841,7 @@ def record_batch(
     batch.counts = outcome.counts()
     batch.failures = None
     if outcome.failed:
-        cells = unpack(batch.cells)
+        cells = unpack(batch.cells) if cells is None else cells
         failed = [[rows, cells[index], errors] for rows, index, errors in outcome.failed]
         batch.failures = pack(failed)
     batch.applied = applied
