@@ -28,7 +28,7 @@ from clientops import config, db, migrate
 from clientops.config import Settings
 from clientops.customers.models import Customer, ExternalId
 from clientops.imports import cli as imports_cli
-from clientops.imports import service
+from clientops.imports import indexes, service
 from clientops.imports.models import Import
 from clientops.jobs import flows as jobs_flows
 from clientops.jobs import service as jobs_service
@@ -225,6 +225,11 @@ def _imported_ids() -> list[str]:
         return sorted(session.scalars(select(ExternalId.external_id)))
 
 
+def _missing_indexes() -> list[str]:
+    with db.transaction() as session:
+        return indexes.missing(db=session)
+
+
 def _wait_for_partial_progress(proc: subprocess.Popen[bytes]) -> int:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -271,6 +276,8 @@ def test_killed_import_resumes_in_a_new_process(
     assert done % BATCH == 0 and BATCH <= done < TOTAL
     assert customers == done
     assert _imported_ids() == [f"K{i:04d}" for i in range(done)]
+    # Streamed here means bulk-loaded too (500 rows into an empty table): indexes set aside.
+    assert bool(_missing_indexes()) == streamed
 
     resume = subprocess.run(
         [sys.executable, "-c", RESUME, str(job_id)],
@@ -280,6 +287,8 @@ def test_killed_import_resumes_in_a_new_process(
     )
     assert resume.returncode == 0, resume.stderr.decode()
     assert _imported_ids() == [f"K{i:04d}" for i in range(TOTAL)]
+    assert _missing_indexes() == []
+    migrate.check()  # every index back, exactly as the migrations define it
     with db.transaction() as session:
         imp = session.scalars(select(Import)).one()
         assert (imp.status, imp.created, imp.failed) == ("succeeded", TOTAL, 0)

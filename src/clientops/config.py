@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     import_xlsx_max_ratio: int = Field(default=200, ge=10)
     import_batch_size: int = Field(default=10_000, ge=100)
     import_stream_min_rows: int = Field(default=20_000, ge=0)
+    import_bulk_index_ratio: float = Field(default=0.5, ge=0)
     events_max_batch: int = Field(default=1000, ge=1)
     events_max_event_bytes: int = Field(default=32 * 1024, ge=1024)
     events_max_batch_bytes: int = Field(default=512 * 1024, ge=1024)

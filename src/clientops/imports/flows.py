@@ -19,6 +19,12 @@ Steps, each its own transaction:
    checkpoint finds its batch counted and skips it.
 3. ``finish`` totals the counts and sets the import's status; after a committed customer
    import it asks for identity resolution of what changed.
+
+Bulk load (``indexes``): before the first batch of a customer import that is large against the
+table is written, the ``bulk-load`` step drops the indexes writing does not read; ``finish``
+creates them again, and so do the failure and cancellation paths and the start of every
+import's ``stage`` (a killed bulk import that is never resumed). A resumed bulk import goes on
+without them until its own ``finish``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from clientops.core import jobs as core_jobs
 from clientops.core.context import Actor, bind
 from clientops.db import session_factory, transaction
 from clientops.exceptions import InvalidInput
-from clientops.imports import pipeline, service
+from clientops.imports import indexes, pipeline, service
 from clientops.imports.feeder import Staged
 from clientops.imports.models import Import
 from clientops.imports.staging import Entry, bulk_gc
@@ -80,6 +86,7 @@ def run_import(job_id: int, params: dict[str, Any]) -> None:
             _failed(import_id, plan["refused"], True)
             raise ImportRefused(plan["refused"])
         if plan.get("stream"):
+            _bulk_load(job_id, import_id, int(plan.get("rows", 0)))
             status = _run_stream(job_id, import_id)
         else:
             status = _run_passes(job_id, import_id, plan)
@@ -87,10 +94,14 @@ def run_import(job_id: int, params: dict[str, Any]) -> None:
         raise
     except Exception as exc:
         _failed(import_id, f"{type(exc).__name__}: {exc}", False)
+        _restore_indexes(job_id)
+        raise
+    except BaseException:  # cancelled: no further step may run, so not as a step
+        _restore_indexes(job_id)
         raise
     finally:
         pipeline.discard(import_id)
-    _finish(import_id, status, dry_run)
+    _finish(job_id, import_id, status, dry_run)
 
 
 class ImportRefused(Exception):
@@ -103,6 +114,8 @@ def _run_passes(job_id: int, import_id: int, plan: dict[str, Any]) -> str:
     for name in plan["passes"]:
         if name == WRITE and plan["mode"] == "all-or-nothing" and _any_failed(import_id):
             return "rejected"
+        if name == WRITE:
+            _bulk_load(job_id, import_id, sum(rows for _, rows in batches))
         for number, rows in batches:
             done = _batch(job_id, import_id, number, len(batches), rows, name, done)
     return "validated" if plan["dry_run"] else "succeeded"
@@ -119,9 +132,11 @@ def _run_stream(job_id: int, import_id: int) -> str:
 def _stage(job_id: int, import_id: int, dry_run: bool) -> dict[str, Any]:
     # The batches are fixed here, once: a resumed run works on the batches staged (or, when
     # streamed, on those written, staging the rest again).
+    _restore_indexes(job_id)  # an earlier bulk import killed and never resumed left them out
     try:
-        if _stage_rows(job_id, import_id, dry_run):
-            return {"stream": True}
+        streamed = _stage_rows(job_id, import_id, dry_run)
+        if streamed is not None:
+            return {"stream": True, "rows": streamed}
     except InvalidInput as exc:  # the file turned out unreadable past its first rows
         with transaction() as db:
             service.clear_batches(db=db, import_id=import_id)
@@ -144,9 +159,10 @@ def _stage(job_id: int, import_id: int, dry_run: bool) -> dict[str, Any]:
         }
 
 
-def _stage_rows(job_id: int, import_id: int, dry_run: bool) -> bool:
-    """Stage the file's rows; True when they are streamed instead (staging has started)."""
-    batch_size = current().import_batch_size
+def _stage_rows(job_id: int, import_id: int, dry_run: bool) -> int | None:
+    """Stage the file's rows; when they are streamed instead (staging has started), the
+    number of rows the raw scan counted."""
+    batch_size, rows = current().import_batch_size, 0
     with transaction() as db:
         staging = service.prepare_staging(db=db, import_id=import_id, job_id=job_id)
         stream = staging is not None and _streams(staging, dry_run)
@@ -156,15 +172,15 @@ def _stage_rows(job_id: int, import_id: int, dry_run: bool) -> bool:
             jobs_service.set_total(db=db, job_id=job_id, total=rows)
             jobs_service.log(db=db, job_id=job_id, message=f"about {rows} rows, streamed")
     if staging is None:
-        return False
+        return None
     if stream:
         pipeline.start(import_id, staging, batch_size)
-        return True
+        return rows
     with bulk_gc():
         counts = service.stage_rows(staging, batch_size, _BatchWriter(import_id))
     with transaction() as db:
         service.mark_staged(db=db, import_id=import_id, key=staging.key, counts=counts)
-    return False
+    return None
 
 
 def _streams(staging: service.Staging, dry_run: bool) -> bool:
@@ -307,8 +323,39 @@ def _failed(import_id: int, error: str, refused: bool) -> None:
         service.fail(db=db, import_id=import_id, error=error, refused=refused)
 
 
+@DBOS.step(name="clientops.import.bulk-load")
+def _bulk_load(job_id: int, import_id: int, rows: int) -> None:
+    """Before the first batch is written: drop the indexes a large customer import can do
+    without (``indexes``); ``_finish`` (or the failure path) creates them again."""
+    with transaction() as db:
+        imp = db.get(Import, import_id)
+        assert imp is not None
+        if imp.kind != "customers" or not indexes.wanted(db=db, rows=rows):
+            return
+        dropped = indexes.drop(db=db)
+        message = f"bulk load: {len(dropped)} customer indexes set aside until the end"
+        jobs_service.log(db=db, job_id=job_id, message=message)
+
+
+def _restore_indexes(job_id: int) -> None:
+    """Create the customer indexes that are missing (a bulk load's), logging what was made."""
+    with transaction() as db:
+        made = indexes.restore(db=db)
+        if made:
+            message = f"bulk load: {len(made)} customer indexes built again"
+            jobs_service.log(db=db, job_id=job_id, message=message)
+
+
+def restore_lost_indexes() -> list[str]:
+    """At start-up: build again the customer indexes a bulk load set aside before a crash
+    (nothing to do when all is well; a resumed bulk load then runs with its indexes)."""
+    with transaction() as db:
+        return indexes.restore(db=db)
+
+
 @DBOS.step(name="clientops.import.finish")
-def _finish(import_id: int, status: str, dry_run: bool) -> None:
+def _finish(job_id: int, import_id: int, status: str, dry_run: bool) -> None:
+    _restore_indexes(job_id)
     with transaction() as db:
         imp = service.finish(db=db, import_id=import_id, status=status)
         changed = imp.created + imp.updated + imp.accounts_created

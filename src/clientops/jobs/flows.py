@@ -80,6 +80,9 @@ def start(settings: Settings | None = None, *, listen: bool = True) -> None:
     core_jobs.start_dbos(settings=settings or current(), listen=listen)
     if listen:  # a server or worker keeps the nightly schedules; a one-off CLI run does not
         _install_schedules()
+        from clientops.imports import flows as imports_flows
+
+        imports_flows.restore_lost_indexes()
 
 
 def _install_schedules() -> None:
