@@ -40,6 +40,17 @@ def drop_postgres(url_text: str) -> None:
     admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, skip the tests marked ``nodb``: they touch no database, so the SQLite
+    pass has already run them and a second run would test nothing new."""
+    if not PG_URL:
+        return
+    skip = pytest.mark.skip(reason="touches no database: run in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("nodb"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database for the whole run."""

@@ -117,3 +117,19 @@ def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)
+
+
+def make_project(principal: Principal, customer_id: int, **fields: Any) -> int:
+    """A project created through the projects flow as ``principal`` (a template by default)."""
+    import datetime as dt
+
+    from clientops.projects import flows
+    from clientops.projects.schemas import ProjectCreate
+
+    fields.setdefault("name", "ERP rollout")
+    fields.setdefault("template", "implementation")
+    fields.setdefault("start_date", dt.date(2027, 3, 1))
+    with transaction() as db:
+        bind(db, actor=SYSTEM)
+        data = ProjectCreate(customer_id=customer_id, **fields)
+        return flows.create_project(db=db, data=data, principal=principal).id

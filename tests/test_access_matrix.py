@@ -21,7 +21,7 @@ from clientops.jobs.models import Job
 from tests import factories
 
 FRAMEWORK_ROUTES = {"/api/openapi.json"}
-RECORD_PARAMS = {"customer_id", "account_id"}
+RECORD_PARAMS = {"customer_id", "account_id", "project_id"}
 
 
 def access_rules(route: APIRoute) -> set[str]:
@@ -75,6 +75,7 @@ def _fill(path: str, ids: dict[str, Any]) -> str:
 
 # A valid body per writing route, so that access (not validation) decides the answer.
 BODIES: dict[str, dict[str, Any]] = {
+    "/v1/analytics/rules/tiers": {"body": {"period": "month"}, "note": "Matrix"},
     "/activities": {"kind": "note", "subject": "Matrix check"},
     "/customers": {"name": "Matrix Person"},
     "/accounts": {"name": "Matrix Co"},
@@ -117,7 +118,113 @@ def _identity_ids(path: str, world: factories.World) -> dict[str, int]:
         return {"pair_id": pair.id, "merge_id": merge.id}
 
 
+# Bodies matched by a pattern on the filled path, before the suffixes above (projects).
+PATTERN_BODIES: list[tuple[str, dict[str, Any]]] = [
+    (r"/api/v1/projects/\d+$", {"name": "Matrix project"}),
+    (r"/api/v1/projects/\d+/tasks/\d+$", {"percent_complete": 10}),
+    (r"/risks/\d+$", {"probability": 2}),
+    (r"/issues/\d+$", {"severity": "low"}),
+    (r"/reports/\d+$", {"summary": "Matrix"}),
+    (r"/api/v1/resources/\d+$", {"capacity_hours": 7}),
+    (r"/levelling/\d+$", {"accept": False}),
+    (r"/changes/\d+/decide$", {"approve": False, "note": "Matrix"}),
+    (r"/checklist$", {"key": "kickoff", "done": True}),
+    (r"/api/v1/projects/\d+/rag$", {"rag": "amber", "reason": "Matrix"}),
+    (r"/api/v1/projects/\d+/tasks$", {"name": "Matrix task"}),
+    (r"/tasks/bulk$", {"task_ids": [1], "changes": {"percent_complete": 5}}),
+    (r"/api/v1/projects/\d+/tasks/\d+/move$", {"parent_id": None, "position": 0}),
+    (r"/api/v1/projects/\d+/links$", {"pred_id": 1, "succ_id": 2}),
+    (r"/api/v1/projects/\d+/calendar$", {"day": "2027-05-03"}),
+    (r"/api/v1/projects/\d+/baselines$", {"name": "Matrix"}),
+    (r"/api/v1/projects/\d+/tasks/\d+/assignments$", {"resource_id": 1}),
+    (r"/timesheets/decide$", {"entry_ids": [1], "approve": True}),
+    (r"/api/v1/projects/\d+/budget$", {"amount": "100.00"}),
+    (r"/api/v1/projects/\d+/expenses$", {"day": "2027-03-01", "amount": "10.00"}),
+    (r"/api/v1/projects/\d+/risks$", {"title": "Matrix risk"}),
+    (r"/api/v1/projects/\d+/issues$", {"title": "Matrix issue"}),
+    (r"/api/v1/projects/\d+/changes$", {"title": "Matrix change"}),
+    (r"/api/v1/projects/\d+/raci$", {"deliverable": "Matrix", "party": "PM", "letter": "R"}),
+    (r"/api/v1/projects/\d+/reports$", {"week_start": "2027-03-01"}),
+    (r"/api/v1/projects/\d+/closure$", {"goal_met": True}),
+    (r"/api/v1/resources$", {"name": "Matrix resource"}),
+    (r"/api/v1/timesheets$", {"entries": []}),
+    (r"/api/v1/timesheets/submit$", {"week_start": "2027-03-01"}),
+]
+
+
+def _project_ids(path: str, world: factories.World) -> dict[str, Any]:
+    """A fresh East project (from a template) with one of everything, for the project routes."""
+    if "{project_id}" not in path and "{resource_id}" not in path:
+        return {}
+    from decimal import Decimal
+
+    from clientops.projects import costs, governance, plans, reports, resources
+    from clientops.projects.models import LevellingProposal, Project
+    from clientops.projects.schemas import (
+        AssignmentIn,
+        BudgetLineIn,
+        ChangeRequestIn,
+        IssueIn,
+        ResourceCreate,
+    )
+
+    admin = world.principal("admin")
+    project_id = factories.make_project(admin, world.customers["East"][1])
+    with transaction() as db:
+        bind(db, actor=SYSTEM)
+        project = db.get(Project, project_id)
+        task = plans.leaf_tasks(db, project)[0]
+        link = plans.links(db=db, project=project)[0]
+        risk = governance.risks(db=db, project=project)[0]
+        issue = governance.save_issue(
+            db=db, project_id=project_id, data=IssueIn(title="Matrix"), principal=admin
+        )
+        change = governance.create_change(
+            db=db, project_id=project_id, data=ChangeRequestIn(title="Matrix"), principal=admin
+        )
+        plans.create_baseline(db=db, project_id=project_id, name="Matrix", principal=admin)
+        report = reports.generate(
+            db=db, project_id=project_id, week_start=project.start_date, principal=admin
+        )
+        line = costs.add_budget_line(
+            db=db, project_id=project_id, data=BudgetLineIn(amount=Decimal(100)), principal=admin
+        )
+        resource = resources.create_resource(
+            db=db, data=ResourceCreate(name="Matrix"), principal=admin
+        )
+        resources.assign(
+            db=db, project_id=project_id, task_id=task.id,
+            data=AssignmentIn(resource_id=resource.id), principal=admin,
+        )  # fmt: skip
+        proposal = LevellingProposal(project_id=project_id, status="proposed", starts={})
+        db.add(proposal)
+        db.flush()
+        return {
+            "project_id": project_id, "task_id": task.id, "link_id": link.id,
+            "risk_id": risk.id, "issue_id": issue.id, "change_id": change.id,
+            "report_id": report.id, "line_id": line.id, "resource_id": resource.id,
+            "proposal_id": proposal.id, "phase": "initiation",
+        }  # fmt: skip
+
+
+def _analytics_ids(db: Any) -> dict[str, Any]:
+    """A scoring run and a churn model version, for the analytics routes."""
+    from datetime import date
+
+    from clientops.analytics.models import ChurnModelVersion, ScoreRun
+
+    run = ScoreRun(engine="duckdb", as_of=date(2026, 1, 1), status="succeeded")
+    model = ChurnModelVersion(version=1, as_of=date(2026, 1, 1), horizon_days=30,
+                              definition="no_purchase", model_text="matrix")  # fmt: skip
+    db.add_all([run, model])
+    db.flush()
+    return {"run_id": run.id, "model_id": model.id, "kind": "tiers"}
+
+
 def _body(method: str, path: str) -> dict[str, Any]:
+    found = next((b for pattern, b in PATTERN_BODIES if re.search(pattern, path)), None)
+    if found is not None:
+        return found
     if method == "PATCH":
         return {"city": "Matrix City"}
     return next((b for suffix, b in BODIES.items() if path.endswith(suffix)), {})
@@ -154,6 +261,7 @@ def test_route_role_matrix(app: Any, world: factories.World) -> None:
         import_id, template_id = imp.id, template.id
         viewer = auth_service.find_user(db=db, username="viewer")
         narrow_token = auth_service.create_token(db=db, user=viewer, scopes=["events:write"])
+        analytics_ids = _analytics_ids(db)
     sessions = {name: _client(app, name) for name in [*ROLES, "west_agent", "west_pm"]}
     headers = {name: _csrf(c) for name, c in sessions.items()}
     anonymous = _client(app, None)
@@ -175,7 +283,10 @@ def test_route_role_matrix(app: Any, world: factories.World) -> None:
                 "code": "en",
                 "field": "phone",
                 "metric": "invalid",
+                "fmt": "csv",
                 **_identity_ids(route.path, world),
+                **_project_ids(route.path, world),
+                **analytics_ids,
             }
             path = _fill(route.path, ids)
             api = path.startswith("/api/")

@@ -22,6 +22,8 @@ from clientops.analytics import churn, churn_shap, churn_synthetic
 from clientops.analytics import churn_features as cf
 from clientops.analytics.churn_features import ChurnDataError
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 CUSTOMERS = 20_000
 
 

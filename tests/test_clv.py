@@ -20,6 +20,8 @@ import pytest
 
 from clientops.analytics import clv, clv_report, clv_synthetic
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 lifetimes = pytest.importorskip("lifetimes")
 
 BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

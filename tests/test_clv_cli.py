@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from clientops.analytics import clv, clv_report
 from clientops.cli import app
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 pytest.importorskip("lifetimes")
 
 HEADER = ["客户", "下单日期", "金额"]

@@ -12,6 +12,8 @@ from clientops.core import i18n
 from clientops.projects.control import dcma
 from clientops.projects.control.dcma import ScheduleLink, ScheduleTask
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 STATUS = date(2026, 3, 11)  # a Wednesday
 
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from clientops.projects.control import evm
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 # The "toy project" of the PRA package's Earned Value Management vignette (Govan, CRAN; after
 # Damnjanovic & Reinschmidt, *Data analytics for engineering and construction project risk
 # management*, Springer 2020): BAC 100,000; cumulative planned share 10%, 20%, 40%, 70%, 100% by

@@ -10,6 +10,8 @@ import pytest
 from clientops.core import i18n
 from clientops.projects.control import evm, rag
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 
 def components(result: rag.Rag) -> dict[str, rag.Colour]:
     """Colour of each component by key."""

@@ -13,6 +13,8 @@ from clientops.core import i18n
 from clientops.projects.control import evm, rag
 from clientops.projects.control import report_pdf as rp
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 STATUS = date(2026, 11, 20)
 
 

@@ -10,6 +10,8 @@ import pytest
 from clientops.projects.scheduling import WorkCalendar
 from clientops.projects.scheduling.holidays_cn import CN_HOLIDAYS, YEARS
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 
 def _dates(values: np.ndarray) -> list[str]:
     return [str(v) for v in values]

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from clientops.cli import app
+
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
 
 DATA = Path(__file__).parent / "data" / "scheduling"
 TASK_KEYS = {"uid", "early_start", "early_finish", "late_start", "late_finish", "total_float",

@@ -7,6 +7,8 @@ import pytest
 
 from clientops.projects.scheduling import Constraint, Network, ScheduleCycle, ScheduleError
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 # A network using every link type, positive and negative lags, and a start that would fall
 # before the project start (F). Worked by hand, in working days from day 0:
 #   A(4)                      ES 0  EF 4

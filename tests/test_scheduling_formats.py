@@ -16,6 +16,8 @@ from clientops.projects.scheduling.formats import (
     write_mspdi,
 )
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 DATA = Path(__file__).parent / "data" / "scheduling"
 
 

@@ -19,6 +19,8 @@ from clientops.projects.scheduling.levelling import (
 )
 from clientops.projects.scheduling.synthetic import random_rcpsp
 
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
+
 DATA = Path(__file__).parent / "data" / "scheduling"
 # Known optimal makespans from PSPLIB's j30 optimum list (j30opt.sm), see the README there.
 J30_OPTIMUM = {"j301_1.sm": 43}

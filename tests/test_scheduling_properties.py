@@ -7,11 +7,14 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clientops.projects.scheduling import Network
 from clientops.projects.scheduling.cpm import FF, FS, SF
+
+pytestmark = pytest.mark.nodb  # touches no database: runs once, in the SQLite pass
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

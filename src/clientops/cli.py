@@ -12,11 +12,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clientops import config
 from clientops.analytics import cli as analytics_cli
+from clientops.analytics import score_cli
 from clientops.auth import cli as auth_cli
 from clientops.core.cli import DatabaseUrl, DataDir, use_database
 from clientops.identity import cli as identity_cli
 from clientops.imports import cli as imports_cli
 from clientops.jobs import cli as jobs_cli
+from clientops.projects import cli as projects_cli
 from clientops.projects.scheduling import cli as scheduling_cli
 
 app = typer.Typer(
@@ -29,8 +31,10 @@ app.add_typer(auth_cli.token_app, name="token")
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.clv_app, name="clv")
+app.add_typer(projects_cli.app, name="project")
 app.command("dedupe")(identity_cli.dedupe)
 app.command("resolve")(identity_cli.resolve)
+app.command("score")(score_cli.score)
 app.command("schedule")(scheduling_cli.schedule)
 err = Console(stderr=True)
 

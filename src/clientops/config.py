@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     identity_survivorship: list[str] = ["source_priority", "most_recent", "most_complete"]
     identity_source_priority: list[str] = []
     events_cart_events: list[str] = []
+    # Customer value analytics (issue #4)
+    analytics_engine: str = Field(default="duckdb", pattern="^(duckdb|postgres|spark)$")
+    analytics_nightly_cron: str = "15 3 * * *"
+    analytics_batch_size: int = Field(default=50_000, ge=100)
+    analytics_clv_model: str = Field(default="bgnbd", pattern="^(bgnbd|paretonbd)$")
+    analytics_clv_horizon_weeks: int = Field(default=52, ge=1, le=520)
+    analytics_clv_annual_discount: float = Field(default=0.10, ge=0, lt=1)
+    analytics_clv_refit_days: int = Field(default=7, ge=1, le=366)
+    analytics_churn_horizon_days: int = Field(default=30, ge=1, le=365)
+    analytics_churn_definition: str = "no_purchase"
+    # Customer projects (issue #5): the budget rule, |CV| / EV within this share of the budget
+    projects_budget_tolerance: float = Field(default=0.05, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -16,6 +16,8 @@ from clientops import (
     db,
     registry,  # noqa: F401 - every model mapped before the first query
 )
+from clientops.analytics import api as analytics_api
+from clientops.analytics import views as analytics_views
 from clientops.audit import service as audit_service
 from clientops.audit import views as audit_views
 from clientops.auth import api as auth_api
@@ -34,6 +36,9 @@ from clientops.identity import views as identity_views
 from clientops.imports import api as imports_api
 from clientops.imports import views as imports_views
 from clientops.jobs import views as jobs_views
+from clientops.projects import api as projects_api
+from clientops.projects import survey_views as projects_survey_views
+from clientops.projects import views as projects_views
 from clientops.quality import api as quality_api
 from clientops.quality import views as quality_views
 
@@ -64,6 +69,13 @@ ROUTERS = (
     identity_api.router,
     quality_views.router,
     quality_api.router,
+    projects_views.router,
+    projects_api.router,
+    projects_api.resources_router,
+    projects_api.survey_router,
+    projects_survey_views.router,
+    analytics_views.router,
+    analytics_api.router,
 )
 
 

@@ -215,6 +215,10 @@ def _repeat_rows(prep: _Prepared) -> _Repeat:
     return _Repeat(x=prep.x[pos], w=prep.w[pos], iT=prep.iT[pos], it=prep.it[pos], ix=ix, ux=ux)
 
 
+LOG_BOUND = 25.0
+"""Parameters are searched within exp(±25): far beyond any real customer base, but finite."""
+
+
 def _maximise(objective: Objective, start: Array, total: float) -> optimize.OptimizeResult:
     """Maximise a log-likelihood over log-parameters (positivity for free), per-customer scale."""
 
@@ -226,7 +230,10 @@ def _maximise(objective: Objective, start: Array, total: float) -> optimize.Opti
         return -ll / total, -grad * params / total
 
     options = {"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-7}
-    return optimize.minimize(negative, np.log(start), jac=True, method="L-BFGS-B", options=options)
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    return optimize.minimize(
+        negative, np.log(start), jac=True, method="L-BFGS-B", bounds=bounds, options=options
+    )
 
 
 def _hessian(objective: Objective, params: Array) -> Array:
@@ -262,7 +269,7 @@ def _newton_polish(objective: Objective, params: Array, hess: Array, steps: int 
             trial = params - np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             return params
-        if np.any(trial <= 0):
+        if np.any(trial <= 0) or np.any(np.log(trial) > LOG_BOUND):
             return params
         trial_ll, trial_grad = objective(trial)
         if not trial_ll >= ll - 1e-9 * abs(ll):
@@ -284,6 +291,10 @@ def _fit(model: str, objective: Objective, start: Array, total: float, rows: int
     ll, grad = objective(params)
     names = PARAM_NAMES[model]
     converged = bool(np.max(np.abs(grad * params)) < 1e-6 * total) or bool(result.success)
+    # Data the model cannot describe (e.g. no heterogeneity at all) drives a parameter to the
+    # edge of the search box: say so rather than report a "fit" there.
+    at_edge = bool(np.any(np.abs(np.log(params)) > LOG_BOUND - 0.5))
+    converged = converged and not at_edge and ll <= 0
     return FitResult(
         model=model,
         params={n: float(v) for n, v in zip(names, params, strict=True)},

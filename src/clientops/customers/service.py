@@ -86,6 +86,8 @@ class CustomerFilter:
     account_id: int | None = None
     custom: dict[str, str] = field(default_factory=dict)
     sort: str | None = None
+    within: Select[Any] | None = None
+    """Only customers whose id this query returns (e.g. the analytics score filters)."""
 
     @property
     def searching(self) -> bool:
@@ -185,6 +187,8 @@ def _filtered(
         stmt = stmt.where(Customer.id.in_(tagged))
     for key, value in flt.custom.items():
         stmt = stmt.where(Customer.id.in_(_custom_match(db, key, value)))
+    if flt.within is not None:
+        stmt = stmt.where(Customer.id.in_(flt.within))
     return stmt
 
 

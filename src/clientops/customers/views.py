@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
+from clientops.analytics import service as analytics_service
 from clientops.auth import service as auth_service
 from clientops.auth.deps import SessionDep, access
 from clientops.core.access import Principal
@@ -28,6 +29,7 @@ from clientops.customers.schemas import (
 from clientops.events import service as events_service
 from clientops.exceptions import Conflict, InvalidInput
 from clientops.identity import service as identity_service
+from clientops.projects import service as projects_service
 
 router = APIRouter(prefix="/customers")
 fields_router = APIRouter(prefix="/settings")
@@ -102,6 +104,7 @@ def _list_filter(request: Request) -> service.CustomerFilter:
         account_id=number("account_id"),
         custom={k[3:]: v[:200] for k, v in params.items() if k.startswith("cf.") and v},
         sort=sort if sort in service.SORTS else None,
+        within=analytics_service.list_filter(dict(params), request.state.principal),
     )
 
 
@@ -286,6 +289,10 @@ def detail(request: Request, db: SessionDep, principal: Reader, customer_id: Rec
         "masked": not principal.sees_clear,
         "can_reveal": principal.can("customers:reveal"),
         "merges": identity_service.merges_into(db=db, customer_id=customer.id),
+        "analytics": analytics_service.panel(db=db, customer_id=customer.id, principal=principal),
+        "customer_projects": projects_service.for_customer(
+            db=db, customer_id=customer.id, principal=principal
+        ),
     }
     return render(request, "customers/detail.html", context)
 

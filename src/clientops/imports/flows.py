@@ -1,7 +1,7 @@
 """The import workflow: stage the file's rows, then simulate or write them one batch per step.
 
 A committed ``valid-rows`` import of a file the raw scan proved readable to its end (nothing
-can refuse it half-way) is streamed instead: ``stage`` only starts staging in a thread (see
+can refuse it half-way) is streamed instead: ``stage`` only starts staging in a child process (see
 ``pipeline``) and each ``stream`` step writes the next batch as soon as it is staged, storing
 it in the same transaction; the steps run until the feed has no batch left, then record the
 staged totals. Otherwise:

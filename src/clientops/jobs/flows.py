@@ -87,10 +87,12 @@ def start(settings: Settings | None = None, *, listen: bool = True) -> None:
 
 def _install_schedules() -> None:
     # DBOS accepts schedules only once it has launched; each call replaces the previous one.
+    from clientops.analytics import flows as analytics_flows
     from clientops.events import flows as events_flows
     from clientops.identity import flows as identity_flows
     from clientops.quality import flows as quality_flows
 
+    analytics_flows.install_schedule()
     events_flows.install_schedule()
     identity_flows.install_schedule()
     quality_flows.schedule_nightly()
@@ -105,12 +107,13 @@ def _load_workflow_modules() -> None:
     # Each domain module defining workflows is imported here, inside the function: those
     # modules import this one for ``job_workflow``, so a top-level import would be circular.
     # The foundation's workflow (reindex-customers) is in this module.
+    from clientops.analytics import flows as _analytics_flows
     from clientops.events import flows as _events_flows
     from clientops.identity import flows as _identity_flows
     from clientops.imports import flows as _imports_flows
     from clientops.quality import flows as _quality_flows
 
-    del _events_flows, _identity_flows, _imports_flows, _quality_flows
+    del _analytics_flows, _events_flows, _identity_flows, _imports_flows, _quality_flows
 
 
 def submit(
