@@ -320,3 +320,28 @@ def test_scoring_trains_a_churn_model_and_explains_each_risk(world: factories.Wo
     assert not again["clv"]["refitted"] and again["clv"]["fit"] == figures["clv"]["fit"]
     assert again["clv"]["calibration"] == figures["clv"]["calibration"]
     assert again["churn"]["available"]  # the model trained yesterday scores tonight
+
+
+def test_without_a_spend_model_value_follows_each_customers_own_average(
+    world: factories.World,
+) -> None:
+    # Spend levels with an infinite-mean tail (Pareto, shape 0.5) defeat Gamma-Gamma (q ≤ 1):
+    # the run still values customers, by their own average order, and says so.
+    rng = np.random.default_rng(11)
+    buyers = []
+    for orders in _churning_buyers(400, seed=8):
+        level = round(10 * float(rng.random()) ** -2, 2)  # one spend level per customer
+        buyers.append([(day, level) for day, _amount in orders])
+    start = AS_OF - timedelta(days=400)
+    twins = [
+        [(start + timedelta(days=d), spend) for d in range(0, 400, 20)] for spend in (10, 1000)
+    ]
+    ids = add_customers(buyers + twins)
+    figures = score(AS_OF)
+    assert figures["clv"]["available"] and figures["clv"]["spend"] == "own_average"
+    assert figures["clv"]["spend_fit"] is None
+    with transaction() as db:
+        small, large = (db.get(CustomerScore, cid) for cid in ids[-2:])
+        assert small is not None and large is not None and small.clv and large.clv
+    # Same purchase history, a hundred times the spend: a hundred times the value.
+    assert large.clv == pytest.approx(100 * small.clv, rel=1e-6)

@@ -105,3 +105,36 @@ def test_loading_twice_adds_after_existing_ids(loaded: dict[str, int]) -> None:
     with transaction() as db:
         assert db.scalar(select(func.count()).select_from(Customer)) == 350
         assert db.scalar(select(func.count()).select_from(Order)) == 1600
+
+
+def test_demo_projects_show_progress_against_a_baseline(loaded: dict[str, int]) -> None:
+    import datetime as dt
+
+    from clientops.core.context import SYSTEM, bind
+    from clientops.projects import costs, plans
+    from clientops.projects import demo as projects_demo
+    from clientops.projects import service as projects_service
+    from clientops.projects.models import Project
+
+    today = dt.date(2026, 11, 23)
+    with transaction() as db:
+        bind(db, actor=SYSTEM)
+        pm = db.scalars(select(User).where(User.username == "pm")).one()
+        made = projects_demo.load_demo(db=db, principal=_admin(), pm_id=pm.id, today=today)
+    assert made == 3
+    with transaction() as db:
+        projects = db.scalars(select(Project).order_by(Project.id)).all()
+        assert {p.pm_id for p in projects} == {pm.id}
+        running = projects[0]  # started 75 days before "today": most of its plan is done
+        tasks = plans.leaf_tasks(db, running)
+        done = [t for t in tasks if t.percent_complete == 100]
+        assert done and all(t.finish_date is not None and t.finish_date < today for t in done)
+        assert plans.latest_baseline(db=db, project=running) is not None
+        figures = costs.figures(db=db, project=running, status_date=today)
+        assert figures.ev is not None and figures.ev > 0
+        future = projects[2]  # starts in ten days: nothing done yet
+        assert all(t.percent_complete == 0 for t in plans.leaf_tasks(db, future))
+        listed = projects_service.for_customer(
+            db=db, customer_id=running.customer_id, principal=_admin()
+        )
+        assert [p["id"] for p in listed] == [running.id]

@@ -139,6 +139,7 @@ def demo(
                 progress=progress,
             )
         err.print("Loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), soft_wrap=True)
+        _demo_projects_and_scores()
     if no_serve:
         return
     err.print(
@@ -151,6 +152,28 @@ def demo(
         else "Database: PostgreSQL"
     )
     _serve(host, port, 1)
+
+
+def _demo_projects_and_scores() -> None:
+    """Projects for the demo company, and a first scoring run with a churn model (queued: the
+    server runs it as it starts, so the analytics pages fill within seconds)."""
+    from datetime import date
+
+    from clientops.analytics import flows as analytics_flows
+    from clientops.auth import service as auth_service
+    from clientops.core.context import SYSTEM, bind
+    from clientops.db import transaction
+    from clientops.jobs import flows as jobs_flows
+    from clientops.projects import demo as projects_demo
+
+    with transaction() as db:
+        bind(db, actor=SYSTEM)
+        admin = auth_service.principal_of(auth_service.find_user(db=db, username="admin"))
+        pm = auth_service.find_user(db=db, username="pm")
+        made = projects_demo.load_demo(db=db, principal=admin, pm_id=pm.id, today=date.today())
+    params = analytics_flows.score_params(train_churn=True)
+    job = jobs_flows.submit(analytics_flows.KIND, params=params)
+    err.print(f"Projects: {made}; customer scoring queued as job {job.id}.")
 
 
 def run() -> None:

@@ -294,7 +294,7 @@ def _fit(model: str, objective: Objective, start: Array, total: float, rows: int
     # Data the model cannot describe (e.g. no heterogeneity at all) drives a parameter to the
     # edge of the search box: say so rather than report a "fit" there.
     at_edge = bool(np.any(np.abs(np.log(params)) > LOG_BOUND - 0.5))
-    converged = converged and not at_edge and ll <= 0
+    converged = bool(converged and not at_edge and ll <= 0)
     return FitResult(
         model=model,
         params={n: float(v) for n, v in zip(names, params, strict=True)},
@@ -689,8 +689,29 @@ def expected_value(
         raise ClvError(
             gettext("the horizon must be 0 or more periods and the discount rate more than -1")
         )
-    x, t, age = _check_rfm(frequency, recency, T)
+    x, _t, _age = _check_rfm(frequency, recency, T)
     spend = expected_spend(spend_fit, x, monetary)
+    purchases = discounted_purchases(
+        repeat_fit, frequency, recency, T, horizon_periods, discount_rate_per_period
+    )
+    return np.asarray(purchases * spend, dtype=np.float64)
+
+
+def discounted_purchases(
+    repeat_fit: FitResult,
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    T: npt.ArrayLike,
+    horizon_periods: int,
+    discount_rate_per_period: float = 0.0,
+) -> Array:
+    """The purchases expected in each of the next ``horizon_periods``, each discounted at its
+    period's end, summed: times a spend per purchase, the customer's expected value."""
+    if horizon_periods < 0 or discount_rate_per_period <= -1:
+        raise ClvError(
+            gettext("the horizon must be 0 or more periods and the discount rate more than -1")
+        )
+    x, t, age = _check_rfm(frequency, recency, T)
     (ux, ut, uT), _, inverse = collapse((x, t, age))
     alive = p_alive(repeat_fit, ux, ut, uT)
     discounted, before = np.zeros(len(ux)), np.zeros(len(ux))
@@ -698,4 +719,4 @@ def expected_value(
         cumulative = _expected(repeat_fit, float(period), ux, ut, uT, alive)
         discounted += (cumulative - before) / (1 + discount_rate_per_period) ** period
         before = cumulative
-    return np.asarray(discounted[inverse] * spend, dtype=np.float64)
+    return np.asarray(discounted[inverse], dtype=np.float64)

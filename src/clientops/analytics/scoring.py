@@ -198,18 +198,41 @@ def _reusable(clv: Any, job: Job) -> tuple[Any, Any, date] | None:
     """The latest run's fits and their day, when young enough and of the model in use."""
     found = job.previous_clv or {}
     fit, spend, fitted_on = found.get("fit"), found.get("spend_fit"), found.get("fitted_on")
-    if not (fit and spend and fitted_on) or found.get("model") != job.clv_model:
+    if not (fit and fitted_on) or found.get("model") != job.clv_model:
         return None
     day = date.fromisoformat(fitted_on)
     if not 0 <= (job.as_of - day).days < job.clv_refit_days:
         return None
-    return _fit_result(clv, fit), _fit_result(clv, spend), day
+    return _fit_result(clv, fit), _fit_result(clv, spend) if spend else None, day
 
 
 def _fit_result(clv: Any, stored: dict[str, Any]) -> Any:
     # Stored as JSON, where a standard error that could not be computed became null.
     errors = {k: float("nan") if v is None else v for k, v in stored["std_errors"].items()}
     return clv.FitResult(**{**stored, "std_errors": errors})
+
+
+def _spend_fit(clv: Any, data: dict[str, np.ndarray], repeat: np.ndarray) -> Any:
+    """Gamma-Gamma on the repeat buyers; None when it cannot describe this spend (too few
+    repeat buyers, a heavy tail with q ≤ 1, no convergence)."""
+    try:
+        fit = clv.fit_gamma_gamma(data["frequency"][repeat], data["monetary"][repeat])
+        clv.expected_spend(fit, np.ones(1), np.ones(1))  # refuses q ≤ 1 (an infinite mean)
+    except (ValueError, ArithmeticError) as exc:
+        log.info("spend model not used: %s", exc)
+        return None
+    return fit if fit.converged else None
+
+
+def _spend_per_purchase(
+    clv: Any, spend_fit: Any, s: pd.DataFrame, data: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Gamma-Gamma's expected spend per purchase, or, without a spend model, each customer's
+    own average order value."""
+    if spend_fit is not None:
+        return np.asarray(clv.expected_spend(spend_fit, data["frequency"], data["monetary"]))
+    orders = np.maximum(s["orders"].to_numpy(dtype=np.float64), 1.0)
+    return np.asarray(s["revenue"].to_numpy(dtype=np.float64) / orders)
 
 
 def _fit_clv(
@@ -223,25 +246,19 @@ def _fit_clv(
         fit, spend_fit, fitted_on = reused
     else:
         fit = fit_fn(rows[:, 0], rows[:, 1], rows[:, 2], weights=weights)
-        spend_fit = clv.fit_gamma_gamma(data["frequency"][repeat], data["monetary"][repeat])
-        fitted_on = job.as_of
-        if not (fit.converged and spend_fit.converged):
+        if not fit.converged:
             # Values from a fit that did not settle would look precise and mean nothing.
-            raise ValueError(f"the {fit.model} or Gamma-Gamma fit did not converge on this data")
+            raise ValueError(f"the {fit.model} fit did not converge on this data")
+        spend_fit = _spend_fit(clv, data, repeat)
+        fitted_on = job.as_of
     alive = clv.p_alive(fit, rows[:, 0], rows[:, 1], rows[:, 2])[inverse]
     horizon = job.clv_horizon_weeks
     expected = clv.expected_purchases(fit, horizon, rows[:, 0], rows[:, 1], rows[:, 2])[inverse]
     weekly = (1 + job.clv_annual_discount) ** (1 / 52) - 1
-    value = clv.expected_value(
-        fit,
-        spend_fit,
-        data["frequency"],
-        data["recency"],
-        data["T"],
-        data["monetary"],
-        horizon,
-        weekly,
+    purchases = clv.discounted_purchases(
+        fit, data["frequency"], data["recency"], data["T"], horizon, weekly
     )
+    value = purchases * _spend_per_purchase(clv, spend_fit, s, data)
     out = pd.DataFrame(
         {
             "customer_id": s["customer_id"].to_numpy(),
@@ -254,7 +271,8 @@ def _fit_clv(
         "available": True,
         "model": job.clv_model,
         "fit": plain(fit),
-        "spend_fit": plain(spend_fit),
+        "spend_fit": plain(spend_fit) if spend_fit is not None else None,
+        "spend": "gamma_gamma" if spend_fit is not None else "own_average",
         "horizon_weeks": horizon,
         "fitted_on": fitted_on.isoformat(),
         "refitted": reused is None,
