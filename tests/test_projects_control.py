@@ -305,7 +305,10 @@ def test_dcma_critical_path_test_moves_the_end(world: factories.World) -> None:
     by_name = {c["number"]: c for c in checks}
     assert len(checks) == 14
     assert by_name[12]["passed"] is True  # delaying a critical task delays the finish
-    assert by_name[1]["figure"] is not None
+    # A → B alone: A has no predecessor and B no successor, so both miss one end of their logic.
+    logic = by_name[1]
+    assert (logic["count"], logic["total"], logic["passed"]) == (2, 2, False)
+    assert set(logic["offending"]) == {str(ids["a"]), str(ids["b"])}
 
 
 def test_closure_survey_and_handover_reach_the_customer_timeline(
