@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from clientops.auth import service as auth_service
 from clientops.config import current
 from clientops.core import context, i18n, security
 from clientops.core.access import Principal
+from clientops.core.web import render
 from clientops.db import transaction
 
 SESSION_COOKIE = "__Host-clientops"
@@ -118,6 +120,18 @@ async def public(request: Request) -> None:
 
 
 public.access_rule = "public"  # type: ignore[attr-defined]
+
+
+def render_public(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    """A page for someone not signed in (sign-in, a customer's survey) whose form ``public``
+    will check: the anonymous CSRF token goes in the page and in its cookie."""
+    token = request.cookies.get(CSRF_COOKIE) or security.new_token()
+    request.state.anon_csrf = token
+    response = render(request, name, context, status_code=status_code)
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=True, samesite="strict", path="/")
+    return response
 
 
 def request_locale(request: Request, principal: Principal | None) -> str:

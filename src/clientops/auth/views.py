@@ -16,9 +16,9 @@ from clientops.auth.deps import (
     SignedIn,
     load_principal,
     public,
+    render_public,
 )
-from clientops.core import i18n, security
-from clientops.core.web import render
+from clientops.core import i18n
 
 router = APIRouter()
 Public = Depends(public)
@@ -34,13 +34,9 @@ def _safe_next(target: str | None) -> str:
 def _login_page(
     request: Request, *, error: str | None = None, status: int = 200, next_url: str = "/customers"
 ) -> Response:
-    token = request.cookies.get(CSRF_COOKIE) or security.new_token()
-    request.state.anon_csrf = token
-    response = render(
+    return render_public(
         request, "auth/login.html", {"error": error, "next": next_url}, status_code=status
     )
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=True, samesite="strict", path="/")
-    return response
 
 
 @router.get("/", dependencies=[Public])

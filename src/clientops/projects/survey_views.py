@@ -10,9 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from clientops.auth.deps import CSRF_COOKIE, SessionDep, public
-from clientops.core import security
-from clientops.core.web import render
+from clientops.auth.deps import SessionDep, public, render_public
 from clientops.exceptions import Conflict
 from clientops.projects import reports
 from clientops.projects.schemas import SurveyAnswer
@@ -23,11 +21,7 @@ SurveyToken = Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za
 
 
 def _page(request: Request, context: dict[str, Any], status: int = 200) -> Response:
-    token = request.cookies.get(CSRF_COOKIE) or security.new_token()
-    request.state.anon_csrf = token
-    response = render(request, "projects/survey.html", context, status_code=status)
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=True, samesite="strict", path="/")
-    return response
+    return render_public(request, "projects/survey.html", context, status_code=status)
 
 
 @router.get("/{token}", dependencies=[Public])
